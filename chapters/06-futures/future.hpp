@@ -1,0 +1,26 @@
+// Future: a value that can be asked "are you done yet?", and Unit, the output of a task that
+// produces nothing.
+//
+// The article's `trait Future { type Output; fn poll(&mut self) -> Option<Self::Output>; }`
+// becomes a C++20 concept. poll() returns std::optional: a value means "ready, here is the
+// output"; std::nullopt means "not yet, poll me again later". A future is a state machine
+// that its owner drives by calling poll(); nothing runs unless someone polls it.
+#pragma once
+
+#include <concepts>
+#include <optional>
+
+// Rust's `()`: the output of a future that is only run for what it does. std::optional<void>
+// does not exist, so "done, nothing to report" needs a real (empty) type.
+struct Unit {};
+
+// A concept, not a virtual base class: code that takes a Future (a scheduler's spawn, a
+// combinator that chains two futures) is a template, so every call of poll() is resolved at
+// compile time and futures nested inside futures cost no indirection and no allocation.
+// Where different futures must sit in one container (a scheduler's task list), the
+// scheduler erases their types itself, once, at spawn time (see SketchScheduler::spawn).
+template <class F>
+concept Future = requires(F& f) {
+    typename F::Output;
+    { f.poll() } -> std::same_as<std::optional<typename F::Output>>;
+};

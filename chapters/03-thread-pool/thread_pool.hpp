@@ -9,8 +9,8 @@
 // grows on demand (up to 512 threads) and retires threads that sit idle.
 #pragma once
 
-#include <condition_variable>
 #include <concepts>
+#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <memory>
@@ -31,13 +31,13 @@ inline constexpr std::size_t kWorkers = 4;
 // std::move_only_function for this; the workbook sticks to C++20, so here is the same type
 // erasure by hand: a base class with a virtual run(), one derived class per callable type.
 class Job {
-public:
+  public:
     template <std::invocable F>
     Job(F f) : callable_(std::make_unique<Callable<F>>(std::move(f))) {}
 
     void run() { callable_->run(); }
 
-private:
+  private:
     struct Base {
         virtual ~Base() = default;
         virtual void run() = 0;
@@ -52,7 +52,7 @@ private:
 };
 
 class ThreadPool {
-public:
+  public:
     // Starts `workers` threads at once; they wait for jobs. Throws std::system_error if a
     // thread cannot be started (after stopping the ones that were).
     explicit ThreadPool(std::size_t workers);
@@ -71,12 +71,12 @@ public:
     // How many jobs wait for a worker (for tests; tokio reports it as a runtime metric).
     std::size_t queued() const;
 
-private:
-    void work();                  // a worker's loop
+  private:
+    void work();                   // a worker's loop
     std::optional<Job> next_job(); // blocks; nullopt when the pool stops and the queue is empty
     void stop();
 
-    mutable std::mutex mutex_;    // guards jobs_ and stopping_
+    mutable std::mutex mutex_; // guards jobs_ and stopping_
     std::condition_variable job_ready_;
     std::deque<Job> jobs_;
     bool stopping_ = false;

@@ -26,7 +26,7 @@ namespace {
 // Counts the jobs running right now and the most that ever ran at once. The test thread can
 // wait, with a deadline, until a given number are running.
 class Concurrency {
-public:
+  public:
     void enter() {
         std::lock_guard lock(mutex_);
         ++running_;
@@ -52,7 +52,7 @@ public:
         return finished_;
     }
 
-private:
+  private:
     std::mutex mutex_;
     std::condition_variable changed_;
     std::size_t running_ = 0;
@@ -60,7 +60,9 @@ private:
     std::size_t finished_ = 0;
 };
 
-int threads_of_this_process() { return testing::thread_count(::getpid()); }
+int threads_of_this_process() {
+    return testing::thread_count(::getpid());
+}
 
 } // namespace
 

@@ -11,4 +11,6 @@
 }
 
 // True for the errno values that mean "not now, try again later" rather than failure.
-inline bool is_would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
+inline bool is_would_block(int err) {
+    return err == EAGAIN || err == EWOULDBLOCK;
+}

@@ -20,16 +20,17 @@ inline constexpr std::string_view response = "HTTP/1.1 200 OK\r\n"
                                              "Hello world!";
 
 // Sent instead when the request does not fit the buffer (the article would overflow it).
-inline constexpr std::string_view too_large_response = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                                                       "Content-Length: 0\r\n"
-                                                       "Connection: close\r\n"
-                                                       "\r\n";
+inline constexpr std::string_view too_large_response =
+    "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    "Content-Length: 0\r\n"
+    "Connection: close\r\n"
+    "\r\n";
 
 // RequestBuffer: the article's `[u8; 1024]` plus its `read` count, with the bookkeeping done
 // once and bounds-checked. A reader appends into `unfilled()`, calls `filled(n)`, and then
 // asks whether the request is complete (the blank line arrived) or the buffer is full.
 class RequestBuffer {
-public:
+  public:
     static constexpr std::size_t capacity = 1024;
 
     std::span<char> unfilled() { return std::span(bytes_).subspan(size_); }
@@ -42,7 +43,7 @@ public:
     // The request line ("GET / HTTP/1.1"), for the log; empty if none arrived yet.
     std::string_view first_line() const;
 
-private:
+  private:
     std::array<char, capacity> bytes_{};
     std::size_t size_ = 0;
     bool complete_ = false;

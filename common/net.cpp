@@ -46,17 +46,22 @@ void TcpStream::write_all(std::span<const char> bytes) {
     while (!bytes.empty()) {
         auto n = write(bytes);
         if (!n) {
-            throw std::system_error(EAGAIN, std::generic_category(), "write_all on a non-blocking socket");
+            throw std::system_error(EAGAIN, std::generic_category(),
+                                    "write_all on a non-blocking socket");
         }
         bytes = bytes.subspan(*n);
     }
 }
 
-void TcpStream::set_nonblocking() { ::set_nonblocking(fd_.get()); }
+void TcpStream::set_nonblocking() {
+    ::set_nonblocking(fd_.get());
+}
 
 namespace {
 
-Fd open_spare_fd() { return Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
+Fd open_spare_fd() {
+    return Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+}
 
 } // namespace
 
@@ -132,7 +137,9 @@ bool TcpListener::drop_one_pending_connection() {
     return true;
 }
 
-void TcpListener::set_nonblocking() { ::set_nonblocking(fd_.get()); }
+void TcpListener::set_nonblocking() {
+    ::set_nonblocking(fd_.get());
+}
 
 std::uint16_t TcpListener::port() const {
     sockaddr_in addr{};
@@ -150,4 +157,6 @@ void set_nonblocking(int fd) {
     }
 }
 
-void ignore_sigpipe() { std::signal(SIGPIPE, SIG_IGN); }
+void ignore_sigpipe() {
+    std::signal(SIGPIPE, SIG_IGN);
+}

@@ -15,7 +15,7 @@
 #include <span>
 
 class TcpStream {
-public:
+  public:
     explicit TcpStream(Fd fd) : fd_(std::move(fd)) {}
 
     // Reads into `buffer`. Returns the byte count (0 means the peer closed its side), or
@@ -32,12 +32,12 @@ public:
     void set_nonblocking();
     int fd() const { return fd_.get(); }
 
-private:
+  private:
     Fd fd_;
 };
 
 class TcpListener {
-public:
+  public:
     // Binds 127.0.0.1:port (port 0 lets the kernel pick a free one) with SO_REUSEADDR, as
     // Rust's TcpListener::bind does, and starts listening.
     static TcpListener bind(std::uint16_t port);
@@ -57,7 +57,7 @@ public:
     std::uint16_t port() const;
     int fd() const { return fd_.get(); }
 
-private:
+  private:
     explicit TcpListener(Fd fd);
     bool drop_one_pending_connection();
 

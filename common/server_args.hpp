@@ -15,14 +15,14 @@
 
 struct ServerArgs {
     std::uint16_t port = 3000;
-    bool quiet = false;                           // no per-request log lines
-    std::chrono::milliseconds grace{30'000};      // graceful shutdown's deadline (stage 12 on)
+    bool quiet = false;                      // no per-request log lines
+    std::chrono::milliseconds grace{30'000}; // graceful shutdown's deadline (stage 12 on)
 };
 
 // What a stage's server says about itself in `--help`, and which options it takes.
 struct ServerInfo {
-    std::string_view name;    // "05-multiplexed"
-    std::string_view about;   // one line: what this stage's server does
+    std::string_view name;  // "05-multiplexed"
+    std::string_view about; // one line: what this stage's server does
     bool has_grace_period = false;
 };
 

@@ -24,7 +24,7 @@ inline constexpr std::string_view get_request = "GET / HTTP/1.1\r\n"
                                                 "\r\n";
 
 class Client {
-public:
+  public:
     // Connects to 127.0.0.1:port; throws std::runtime_error if that fails.
     explicit Client(std::uint16_t port);
 
@@ -43,7 +43,7 @@ public:
     void close() { fd_.reset(); }
     int fd() const { return fd_.get(); }
 
-private:
+  private:
     Fd fd_;
 };
 

@@ -62,8 +62,8 @@ ServerProcess::ServerProcess(const std::string& binary, ServerOptions options) {
 
     const std::string ready = "listening on http://127.0.0.1:";
     if (!wait_for_output(ready, options.startup_timeout)) {
-        throw std::runtime_error(binary + " did not print '" + ready + "PORT' in time; output: " +
-                                 output());
+        throw std::runtime_error(binary + " did not print '" + ready +
+                                 "PORT' in time; output: " + output());
     }
     std::string out = output();
     port_ = static_cast<std::uint16_t>(std::stoi(out.substr(out.find(ready) + ready.size())));
@@ -179,7 +179,11 @@ int count_entries(const std::string& dir) {
 
 } // namespace
 
-int open_fd_count(pid_t pid) { return count_entries("/proc/" + std::to_string(pid) + "/fd"); }
-int thread_count(pid_t pid) { return count_entries("/proc/" + std::to_string(pid) + "/task"); }
+int open_fd_count(pid_t pid) {
+    return count_entries("/proc/" + std::to_string(pid) + "/fd");
+}
+int thread_count(pid_t pid) {
+    return count_entries("/proc/" + std::to_string(pid) + "/task");
+}
 
 } // namespace testing

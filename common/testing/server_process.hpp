@@ -23,13 +23,13 @@ namespace testing {
 using namespace std::chrono_literals;
 
 struct ServerOptions {
-    std::vector<std::string> extra_args;          // after `--port 0`
-    std::optional<long> max_open_files;           // RLIMIT_NOFILE for the server only
+    std::vector<std::string> extra_args; // after `--port 0`
+    std::optional<long> max_open_files;  // RLIMIT_NOFILE for the server only
     std::chrono::milliseconds startup_timeout = 10s;
 };
 
 class ServerProcess {
-public:
+  public:
     // `binary` defaults to the path in the SERVER environment variable, which Meson sets
     // for every test of a stage (and which a reader can point at a server of their own).
     explicit ServerProcess(ServerOptions options = {});
@@ -41,17 +41,17 @@ public:
     std::uint16_t port() const { return port_; }
     pid_t pid() const { return pid_; }
 
-    bool alive();                               // still running (not exited, not a zombie)
-    void signal(int signo);                     // kill(pid, signo)
+    bool alive();           // still running (not exited, not a zombie)
+    void signal(int signo); // kill(pid, signo)
 
     // Waits for the process to exit; returns the raw wait status, or nullopt on timeout.
     std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
     // Waits until a stdout line containing `text` has appeared (since the start).
     bool wait_for_output(const std::string& text, std::chrono::milliseconds timeout);
-    std::string output();                       // everything printed on stdout so far
+    std::string output(); // everything printed on stdout so far
 
-private:
+  private:
     void read_stdout();
 
     pid_t pid_ = -1;

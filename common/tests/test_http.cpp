@@ -20,7 +20,8 @@ void append(http::RequestBuffer& buffer, std::string_view bytes) {
 
 TEST_CASE("every header line of the response ends in CRLF") {
     std::string_view head = http::response.substr(0, http::response.find("\r\n\r\n") + 2);
-    for (std::size_t at = head.find('\n'); at != std::string_view::npos; at = head.find('\n', at + 1)) {
+    for (std::size_t at = head.find('\n'); at != std::string_view::npos;
+         at = head.find('\n', at + 1)) {
         CHECK(head[at - 1] == '\r');
     }
     CHECK(http::response.substr(http::response.size() - 12) == "Hello world!");

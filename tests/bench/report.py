@@ -263,6 +263,9 @@ def markdown(run, chapters, svg_dir_link):
         if key in (main, "idle"):
             continue
         out += [f"### {scenario['title']}", ""] + level_table(results, key, chapters) + [""]
+    if run.get("failures"):
+        out += ["### Cells that failed in this run", ""]
+        out += [f"- {failure}" for failure in run["failures"]] + [""]
     out += goal_lines(results)
     out += micro_lines(run)
     return "\n".join(out)

@@ -27,46 +27,55 @@ namespace {
 // holds a shared_ptr to it, so it lives exactly as long as Asio still has work for it;
 // dropping the last one closes the socket (the usual Asio idiom, `shared_from_this`).
 class Connection : public std::enable_shared_from_this<Connection> {
-public:
-    Connection(asio::ip::tcp::socket socket, bool quiet) : socket_(std::move(socket)), quiet_(quiet) {}
+  public:
+    Connection(asio::ip::tcp::socket socket, bool quiet)
+        : socket_(std::move(socket)), quiet_(quiet) {}
 
     void start() { read(); }
 
-private:
+  private:
     void read() {
         std::span<char> unfilled = request_.unfilled();
         socket_.async_read_some(asio::buffer(unfilled.data(), unfilled.size()),
-            [self = shared_from_this()](std::error_code error, std::size_t n) {
-                if (error) {
-                    // EOF: the client went away before finishing its request. Anything else
-                    // (a reset) costs this connection only.
-                    if (error != asio::error::eof) {
-                        std::fprintf(stderr, "connection failed: %s\n", error.message().c_str());
-                    }
-                    return;
-                }
-                self->request_.filled(n);
-                if (self->request_.complete() || self->request_.full()) {
-                    self->respond();
-                } else {
-                    self->read();
-                }
-            });
+                                [self = shared_from_this()](std::error_code error, std::size_t n) {
+                                    self->on_read(error, n);
+                                });
+    }
+
+    void on_read(std::error_code error, std::size_t n) {
+        if (error) {
+            // EOF: the client went away before finishing its request. Anything else (a
+            // reset) costs this connection only.
+            if (error != asio::error::eof) {
+                std::fprintf(stderr, "connection failed: %s\n", error.message().c_str());
+            }
+            return;
+        }
+        request_.filled(n);
+        if (request_.complete() || request_.full()) {
+            respond();
+        } else {
+            read();
+        }
     }
 
     void respond() {
-        std::string_view response = http::response_for(request_);
         // async_write loops over partial writes, like TcpStream::write_all does for the
         // blocking stages; Asio sends with MSG_NOSIGNAL, so a closed peer is an error code.
+        std::string_view response = http::response_for(request_);
         asio::async_write(socket_, asio::buffer(response.data(), response.size()),
-            [self = shared_from_this(), response](std::error_code error, std::size_t) {
-                if (error) {
-                    std::fprintf(stderr, "connection failed: %s\n", error.message().c_str());
-                    return;
-                }
-                log_request(self->quiet_, self->request_.first_line(), response);
-                // The socket closes when the last shared_ptr (this handler's) goes away.
-            });
+                          [self = shared_from_this()](std::error_code error, std::size_t) {
+                              self->on_written(error);
+                          });
+    }
+
+    void on_written(std::error_code error) {
+        if (error) {
+            std::fprintf(stderr, "connection failed: %s\n", error.message().c_str());
+            return;
+        }
+        log_request(quiet_, request_.first_line(), http::response_for(request_));
+        // The socket closes when the last shared_ptr (the handler that called us) goes away.
     }
 
     asio::ip::tcp::socket socket_;
@@ -90,7 +99,8 @@ void accept(asio::ip::tcp::acceptor& acceptor, bool quiet) {
 
 int main(int argc, char** argv) {
     ignore_sigpipe();
-    ServerArgs args = server_args_or_exit(argc, argv,
+    ServerArgs args = server_args_or_exit(
+        argc, argv,
         {"asio-peer", "the benchmark's peer: standalone Asio, one io_context on one thread"});
     try {
         // The concurrency hint 1 tells Asio that one thread runs this io_context.

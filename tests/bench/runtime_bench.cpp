@@ -44,9 +44,10 @@ struct Yield {
 
 void report(std::string_view name, std::string_view about, std::size_t ops, Clock::duration took) {
     double ns = std::chrono::duration<double, std::nano>(took).count() / static_cast<double>(ops);
-    std::printf("BENCH {\"name\": \"%.*s\", \"about\": \"%.*s\", \"ops\": %zu, \"ns_per_op\": %.2f}\n",
-                static_cast<int>(name.size()), name.data(), static_cast<int>(about.size()),
-                about.data(), ops, ns);
+    std::printf(
+        "BENCH {\"name\": \"%.*s\", \"about\": \"%.*s\", \"ops\": %zu, \"ns_per_op\": %.2f}\n",
+        static_cast<int>(name.size()), name.data(), static_cast<int>(about.size()), about.data(),
+        ops, ns);
     std::fflush(stdout);
 }
 
@@ -61,14 +62,15 @@ void spawn_and_complete(std::size_t total, std::size_t batch) {
         SCHEDULER.run();
     }
     report("spawn_and_complete",
-           "spawn a task that is done on its first poll, and run it (batches of 10,000)",
-           total, Clock::now() - start);
+           "spawn a task that is done on its first poll, and run it (batches of 10,000)", total,
+           Clock::now() - start);
 }
 
 // `tasks` tasks wake themselves `wakes` times each: the cost of one wake -> poll round trip.
 // With one task, every turn of run() polls it once and then looks at the reactor
 // (epoll_wait with timeout 0); with many, that look is shared by the whole turn.
-void wake_poll(std::size_t tasks, std::size_t wakes, std::string_view name, std::string_view about) {
+void wake_poll(std::size_t tasks, std::size_t wakes, std::string_view name,
+               std::string_view about) {
     for (std::size_t i = 0; i < tasks; ++i) {
         SCHEDULER.spawn(Yield{wakes});
     }

@@ -216,7 +216,7 @@ def goal_lines(results):
 
     header = ["server", "CPU per request", "vs 05 (goal ≤ 1.10×)", "vs Asio peer (goal ≤ 1×)"]
     if has_idle:
-        header += ["idle CPU (goal 0)"]
+        header += ["idle CPU: no client / stalled clients (goal 0)"]
     rows = []
     for server in goal:
         n = server["name"]
@@ -236,13 +236,18 @@ def goal_lines(results):
 
 
 def micro_lines(run):
-    micro = run.get("micro")
+    micro, raw = run.get("micro"), run.get("micro_raw", {})
     lines = ["## Runtime micro-benchmarks", ""]
-    if not micro:
+    if not micro and not raw:
         return lines + [run.get("micro_note", "Not measured in this run."), ""]
-    header = ["benchmark", "what one operation is", "ns per operation (median)"]
-    rows = [[f"`{m['name']}`", m["about"], f"{median(m['ns_per_op']):,.1f}"] for m in micro]
-    return lines + [run.get("micro_note", ""), ""] + table(header, rows, 2) + [""]
+    lines += [run.get("micro_note", ""), ""]
+    if micro:
+        header = ["benchmark", "what one operation is", "ns per operation (median)"]
+        rows = [[f"`{m['name']}`", m["about"], f"{median(m['ns_per_op']):,.1f}"] for m in micro]
+        lines += table(header, rows, 2) + [""]
+    for name, output in raw.items():
+        lines += [f"`{name}`, as it printed its last round:", "", "```", output.rstrip(), "```", ""]
+    return lines
 
 
 def markdown(run, chapters, svg_dir_link):

@@ -242,9 +242,10 @@ def micro_lines(run):
         return lines + [run.get("micro_note", "Not measured in this run."), ""]
     lines += [run.get("micro_note", ""), ""]
     if micro:
-        header = ["benchmark", "what one operation is", "ns per operation (median)"]
-        rows = [[f"`{m['name']}`", m["about"], f"{median(m['ns_per_op']):,.1f}"] for m in micro]
-        lines += table(header, rows, 2) + [""]
+        header = ["benchmark", "what one operation is", "program", "ns per operation"]
+        rows = [[f"`{m['name']}`", m["about"], f"`{m['program']}`",
+                 f"{median(m['ns_per_op']):,.1f}"] for m in micro]
+        lines += table(header, rows, 3) + [""]
     for name, output in raw.items():
         lines += [f"`{name}`, as it printed its last round:", "", "```", output.rstrip(), "```", ""]
     return lines

@@ -5,6 +5,8 @@ A checker that never fails proves nothing, so most of these show it failing: on 
 undeclared change, a false declaration, a missing lineage.txt, a stale diff.
 Run: python3 tests/test_lineage.py
 """
+import contextlib
+import io
 import subprocess
 import sys
 import tempfile
@@ -41,7 +43,14 @@ class Workbook:
                 target.write_bytes(file.read_bytes())
 
     def run(self, *args):
-        """Runs lineage.py as a reader would; returns (exit status, what it printed)."""
+        """Runs lineage.py's command line in this process; returns (exit status, its output)."""
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            status = lineage.main(["--root", str(self.root), *args])
+        return status, output.getvalue()
+
+    def run_script(self, *args):
+        """Runs lineage.py as a separate program, exactly as Meson and readers do."""
         done = subprocess.run([sys.executable, str(LINEAGE_PY), "--root", str(self.root), *args],
                               capture_output=True, text=True)
         return done.returncode, done.stdout + done.stderr
@@ -75,7 +84,7 @@ class LineageTest(unittest.TestCase):
 
     def test_a_correctly_declared_stage_passes(self):
         self.assertEqual(self.problems(), [])
-        status, output = self.book.run()
+        status, output = self.book.run_script()
         self.assertEqual(status, 0, output)
 
     def test_a_single_stage_needs_no_lineage(self):
@@ -89,7 +98,7 @@ class LineageTest(unittest.TestCase):
     def test_an_undeclared_difference_fails(self):
         self.book.write("chapters/02-second/meson.build", "executable('server', 'pool.hpp')\n")
         self.assert_one_problem("chapters/02-second/meson.build", "differs from", "not declared")
-        status, output = self.book.run()
+        status, output = self.book.run_script()
         self.assertEqual(status, 1)
         self.assertIn("chapters/02-second/meson.build: differs from chapters/01-first/meson.build", output)
 

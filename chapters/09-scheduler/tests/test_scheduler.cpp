@@ -728,3 +728,48 @@ TEST_CASE("8 threads waking 1000 tasks concurrently: every task finishes, polls 
     CHECK(board->overlapping_polls == 0);
     CHECK(SCHEDULER.live_tasks() == 0);
 }
+
+// ---- The stage's limit. --------------------------------------------------------------------
+
+namespace {
+// BlockingRead: reads one byte with a blocking recv() inside its poll: the whole thread,
+// and so every other task, waits with it.
+struct BlockingRead {
+    using Output = Unit;
+    Fd from;
+    char* got;
+    std::optional<Unit> poll(const Waker&) {
+        if (::recv(from.get(), got, 1, 0) != 1) {
+            *got = '?';
+        }
+        return Unit{};
+    }
+};
+
+// SendLetter: sends `letter` on `to` (the byte BlockingRead waits for), then is done.
+struct SendLetter {
+    using Output = Unit;
+    Fd to;
+    char letter;
+    std::optional<Unit> poll(const Waker&) {
+        ::send(to.get(), &letter, 1, MSG_NOSIGNAL);
+        return Unit{};
+    }
+};
+} // namespace
+
+TEST_CASE("limit: a poll that blocks the thread stalls every other task") {
+    LeavesSchedulerEmpty check;
+    auto [reader, writer] = socket_pair(); // blocking sockets
+    Fd watchdog_writer(::dup(writer.get()));
+    char got = 0;
+    SCHEDULER.spawn(BlockingRead{std::move(reader), &got});
+    SCHEDULER.spawn(SendLetter{std::move(writer), 'B'});
+    {
+        testing::Watchdog watchdog(std::move(watchdog_writer), 300ms);
+        SCHEDULER.run();
+    }
+    // The task that would have sent 'B' never ran while BlockingRead waited: only the
+    // watchdog's '!' ended the wait. Stage 12's spawn_blocking moves such work to a thread.
+    CHECK(got == '!');
+}

@@ -10,6 +10,7 @@
 // or directly: build-release/chapters/09-scheduler/scan-vs-queue [--quick]
 // Each result is one line `BENCH {json}` (read by tests/bench/run) followed by a table.
 #include "future.hpp"
+#include "reactor.hpp"
 #include "scan_scheduler.hpp"
 #include "scheduler.hpp"
 #include "waker.hpp"
@@ -106,17 +107,33 @@ Result busy_among_idle(S& scheduler, std::string_view design, std::size_t idle, 
     return {name, idle, ns};
 }
 
+// The floor under both: one zero-timeout look at the reactor, which every turn pays.
+double reactor_look(std::size_t looks) {
+    auto start = Clock::now();
+    for (std::size_t i = 0; i < looks; ++i) {
+        REACTOR.wait(0);
+    }
+    double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count() /
+                static_cast<double>(looks);
+    std::printf("BENCH {\"name\": \"reactor_wait_0\", \"about\": \"REACTOR.wait(0), the look at "
+                "the reactor that ends every turn\", \"ops\": %zu, \"ns_per_op\": %.2f}\n",
+                looks, ns);
+    return ns;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     std::size_t scale = (argc > 1 && std::string_view(argv[1]) == "--quick") ? 100 : 1;
+    double look = reactor_look(100'000 / scale);
     std::vector<Result> results;
     for (std::size_t idle : {0, 100, 1'000, 10'000}) {
         ScanScheduler scan;
         results.push_back(busy_among_idle(scan, "scan", idle, 10'000 / scale));
         results.push_back(busy_among_idle(SCHEDULER, "queue", idle, 100'000 / scale));
     }
-    std::printf("\n%-12s %22s %22s\n", "idle tasks", "scan: ns per poll", "queue: ns per poll");
+    std::printf("\none REACTOR.wait(0): %.0f ns (part of every turn, in both schedulers)\n", look);
+    std::printf("%-12s %22s %22s\n", "idle tasks", "scan: ns per poll", "queue: ns per poll");
     for (std::size_t i = 0; i + 1 < results.size(); i += 2) {
         std::printf("%-12zu %22.0f %22.0f\n", results[i].idle, results[i].ns_per_poll,
                     results[i + 1].ns_per_poll);

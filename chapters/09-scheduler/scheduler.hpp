@@ -22,6 +22,10 @@
 // Thread safety: spawn() and every waker may be called from any thread, at any time. run()
 // polls on the thread that calls it; one run() at a time. Futures are moved to that thread
 // (so they must be safe to move across threads: Rust's `Send`), polled and destroyed there.
+//
+// Lifetime: a task's waker points at its scheduler, so a Scheduler must outlive every copy of
+// its tasks' wakers (SCHEDULER, a global, does). A task still pending when the program ends
+// is never destroyed: only finishing breaks its task -> waker -> task cycle.
 #pragma once
 
 #include "future.hpp"
@@ -92,8 +96,8 @@ private:
     std::shared_ptr<Notifier> notifier_;         // that thread's reactor's notifier
 };
 
-// The scheduler (the article's `static SCHEDULER`). A global, because a waker's callback
-// must reach the scheduler from anywhere (the reactor, another thread) without carrying it
-// around, and because futures spawn tasks onto it. Tests share it too, so each test must
-// leave it empty: every task it spawns finished by the time the test ends.
+// The scheduler (the article's `static SCHEDULER`). A global, so that futures can spawn
+// tasks onto it from inside poll() without being handed a scheduler, and so that it outlives
+// every waker that points at it. Tests share it too, so each test must leave it empty: every
+// task it spawns finished by the time the test ends.
 extern Scheduler SCHEDULER;

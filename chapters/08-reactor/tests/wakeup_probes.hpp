@@ -34,7 +34,11 @@ inline bool blocked_in_epoll_wait(pid_t tid) {
     if (!(file >> number >> epfd >> events >> maxevents >> std::hex >> timeout)) {
         return false; // "running", or not in a system call
     }
+#ifdef SYS_epoll_wait
     bool epoll = number == SYS_epoll_wait || number == SYS_epoll_pwait;
+#else
+    bool epoll = number == SYS_epoll_pwait; // aarch64 has only epoll_pwait
+#endif
     return epoll && static_cast<int>(timeout) == -1;
 }
 

@@ -1,7 +1,7 @@
 // handle() on the runtime, without a server process: one end of a socket pair is the client,
-// the other is handed to handle(), whose chain is spawned on SCHEDULER, and run() drives it.
-// The same cases as stage 10's Handler: the combinators change how it is written, not what
-// it does.
+// the other is handed to handle(), whose coroutine is spawned on SCHEDULER, and run() drives
+// it. The same cases as stage 10's Handler: coroutines change how it is written, not what it
+// does.
 #include "http.hpp"
 #include "http_client.hpp"
 #include "net.hpp"
@@ -111,7 +111,7 @@ TEST_CASE("a client that resets ends its handler normally, not as a failed task"
 
     client.reset();
     REQUIRE(::poll(&server_side, 1, 5000) == 1); // now wait for the reset to arrive
-    // The read throws here; the read step catches, logs, and finishes the exchange, so the
+    // The read throws here; handle() catches, logs, and finishes the exchange, so the
     // scheduler never sees a failed task.
     std::optional<Unit> done;
     CHECK_NOTHROW(done = handler.poll(waker));

@@ -545,6 +545,32 @@ TEST_CASE("an exception thrown by blocking work is rethrown by the co_await, on 
     CHECK(caught_on == std::this_thread::get_id());
 }
 
+// ---- The limit: cooperative, and a ready co_await is not a yield -----------------------------
+
+namespace {
+Task<> busy(int awaits, const bool* other_ran, int* seen_after) {
+    for (int i = 0; i < awaits; ++i) {
+        co_await Ready<int>(1);
+        if (*other_ran) {
+            ++*seen_after;
+        }
+    }
+}
+} // namespace
+
+TEST_CASE("limit: a task whose co_awaits are all ready runs to its end before any other task") {
+    bool other_ran = false;
+    int seen_after = 0;
+    SCHEDULER.spawn(busy(100'000, &other_ran, &seen_after));
+    SCHEDULER.spawn(set_flag(&other_ran));
+    SCHEDULER.run();
+    CHECK(other_ran);
+    // Not one of the 100,000 awaits let the other task in: a co_await only gives the thread
+    // back when its future is not ready. tokio gives each task a budget of operations per
+    // poll, after which its resources say "not yet" even when ready, so that it yields.
+    CHECK(seen_after == 0);
+}
+
 // ---- Allocations --------------------------------------------------------------------------------
 
 namespace {

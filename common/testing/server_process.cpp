@@ -62,20 +62,31 @@ ServerProcess::ServerProcess(const std::string& binary, ServerOptions options) {
 
     const std::string ready = "listening on http://127.0.0.1:";
     if (!wait_for_output(ready, options.startup_timeout)) {
-        throw std::runtime_error(binary + " did not print '" + ready +
-                                 "PORT' in time; output: " + output());
+        std::string message = binary + " did not print '" + ready +
+                              "PORT' in time (exec failed, or it exited early); output: " +
+                              output();
+        stop(); // a constructor that throws gets no destructor call: clean up here
+        throw std::runtime_error(message);
     }
     std::string out = output();
     port_ = static_cast<std::uint16_t>(std::stoi(out.substr(out.find(ready) + ready.size())));
 }
 
-ServerProcess::~ServerProcess() {
+ServerProcess::~ServerProcess() { stop(); }
+
+void ServerProcess::stop() {
     if (!reaped_) {
         ::kill(pid_, SIGKILL);
         ::waitpid(pid_, &status_, 0);
+        reaped_ = true;
     }
-    reader_.join(); // the pipe closes once the server is gone
-    ::close(stdout_fd_);
+    if (reader_.joinable()) {
+        reader_.join(); // the pipe closes once the server is gone
+    }
+    if (stdout_fd_ >= 0) {
+        ::close(stdout_fd_);
+        stdout_fd_ = -1;
+    }
 }
 
 void ServerProcess::read_stdout() {

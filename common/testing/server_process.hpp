@@ -53,6 +53,7 @@ class ServerProcess {
 
   private:
     void read_stdout();
+    void stop(); // kills and reaps the process, joins the reader
 
     pid_t pid_ = -1;
     int stdout_fd_ = -1;

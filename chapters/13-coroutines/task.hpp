@@ -6,8 +6,10 @@
 // `using Output = T` and `std::optional<T> poll(const Waker&)`, so it can be spawned, selected
 // on or awaited like any hand-written future of stages 10 to 12.
 //
-//     Task<std::size_t> read_some(TcpStream& connection, std::span<char> buffer) {
-//         co_return co_await read(connection, buffer); // any Future, or another Task
+//     Task<std::string> greet(std::string name) {
+//         co_await sleep_for(100ms);         // any Future
+//         int visitor = co_await visitors(); // another Task (a Task<int>)
+//         co_return "hello " + name + ", visitor " + std::to_string(visitor);
 //     }
 //
 // Poll-driven, like Rust: the coroutine is the state machine, and only poll() resumes it.
@@ -36,8 +38,16 @@
 // is ready. So the C++ stack stays as deep as poll() plus one coroutine, however deeply tasks
 // await tasks and however many awaits complete without waiting. The usual alternative,
 // symmetric transfer (await_suspend returning the next coroutine's handle), is a tail call
-// that g++ 12 does not make at -O0: a loop of a million ready awaits overflows the stack.
-// Asio's awaitable_thread "pumps" its frames the same way.
+// that g++ 12 does not make at -O0: a loop awaiting a million tasks that finish at once
+// overflows the stack. Asio's awaitable_thread "pumps" its frames the same way.
+//
+// Simplification: a `co_await` of a future that is ready goes straight on, so a coroutine
+// whose awaits are all ready keeps the thread until it ends. tokio gives each task a budget
+// of operations per poll, after which its resources say "not yet" so that the task yields.
+//
+// Threads: a Task may be moved to another thread before its first poll (the Scheduler does);
+// after that it is polled and destroyed on the thread that first polled it (REACTOR is per
+// thread, and so are the registrations of the futures it awaits).
 //
 // Exceptions: one thrown in a coroutine body (or by the poll() of a future it awaits) is
 // rethrown by the `co_await` that awaits it, in the awaiting coroutine; one that escapes the

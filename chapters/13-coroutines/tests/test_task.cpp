@@ -1,9 +1,11 @@
 // Task: a coroutine that is a Future. Values, waiting and waking, exceptions, depth,
 // destruction while suspended, threads, allocations. No sockets: the futures here are small
 // test doubles, polled by hand or by SCHEDULER.
+#include "counter.hpp"
 #include "future.hpp"
 #include "reactor.hpp"
 #include "scheduler.hpp"
+#include "server.hpp"
 #include "spawn_blocking.hpp"
 #include "task.hpp"
 #include "waker.hpp"
@@ -543,6 +545,36 @@ TEST_CASE("an exception thrown by blocking work is rethrown by the co_await, on 
     SCHEDULER.run();
     CHECK(output == "blocking work failed");
     CHECK(caught_on == std::this_thread::get_id());
+}
+
+namespace {
+Task<> throws_at_once() {
+    throw std::runtime_error("handler failed");
+    co_return;
+}
+
+Task<> waits_at(std::shared_ptr<Gate> gate) {
+    co_await GateFuture(std::move(gate), 0);
+}
+} // namespace
+
+TEST_CASE("counted() gives its unit of the Counter back when its task throws or is destroyed") {
+    auto in_flight = std::make_shared<Counter>();
+    SUBCASE("the task throws") {
+        SCHEDULER.spawn(counted(throws_at_once(), Counter::Guard(in_flight)));
+        CHECK(in_flight->count() == 1);
+        SCHEDULER.run(); // reports "task failed: handler failed"
+        CHECK(in_flight->count() == 0); // or every shutdown would wait out the grace period
+    }
+    SUBCASE("the task is destroyed while it waits") {
+        auto gate = std::make_shared<Gate>();
+        {
+            Task<> task = counted(waits_at(gate), Counter::Guard(in_flight));
+            CHECK_FALSE(task.poll(noop_waker()).has_value());
+            CHECK(in_flight->count() == 1);
+        }
+        CHECK(in_flight->count() == 0);
+    }
 }
 
 // ---- The limit: cooperative, and a ready co_await is not a yield -----------------------------

@@ -36,7 +36,11 @@ std::optional<Unit> SpawnBlocking::poll(const Waker& waker) {
             state_->waker = waker; // the most recent poll's waker is the one to wake
             return std::nullopt;
         }
-        error = state_->error;
+        // Moved out, not copied: from here on only this thread owns the exception, and it is
+        // freed here, not by the worker thread when that drops the state. (Both orders are
+        // correct, ordered by the exception's reference count; but that count lives inside
+        // libstdc++, which ThreadSanitizer cannot see into, so it would report a race.)
+        error = std::move(state_->error);
     }
     state_.reset();
     if (error) {

@@ -83,7 +83,7 @@ SpawnBlocking spawn_blocking(Work work) {
         } catch (...) {
             error = std::current_exception(); // handed to the future, not std::terminate
         }
-        detail::complete(*state, error);
+        detail::complete(*state, std::move(error)); // the state is its only owner from now on
     }).detach();
     return SpawnBlocking(std::move(state));
 }

@@ -70,7 +70,8 @@ class ServerProcess {
 // Path of the server under test: $SERVER, or a doctest failure if it is not set.
 std::string server_binary_from_env();
 
-// Figures from /proc/PID: CPU time of all its threads (utime + stime), open sockets, threads.
+// Figures from /proc/PID: CPU time of all its threads (utime + stime), open fds (pipes
+// aside), threads.
 std::chrono::milliseconds cpu_time(pid_t pid);
 int open_fd_count(pid_t pid);
 int thread_count(pid_t pid);

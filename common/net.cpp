@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <csignal>
@@ -150,10 +151,12 @@ std::uint16_t TcpListener::port() const {
     return ntohs(addr.sin_port);
 }
 
+// One system call, as Rust's std does it on Linux (fcntl would take two: F_GETFL, F_SETFL).
+// Servers call this once per accepted connection.
 void set_nonblocking(int fd) {
-    int flags = ::fcntl(fd, F_GETFL);
-    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-        throw_errno("fcntl(O_NONBLOCK)");
+    int on = 1;
+    if (::ioctl(fd, FIONBIO, &on) < 0) {
+        throw_errno("ioctl(FIONBIO)");
     }
 }
 

@@ -11,9 +11,14 @@
 #include <csignal>
 #include <cstdio>
 
-std::optional<std::size_t> TcpStream::read(std::span<char> buffer) {
+namespace {
+
+// One recv or send: retried when a signal interrupts it, "would block" becomes std::nullopt,
+// any other failure is thrown with `what` as its context.
+template <class Call>
+std::optional<std::size_t> transfer(Call call, const char* what) {
     for (;;) {
-        ssize_t n = ::recv(fd_.get(), buffer.data(), buffer.size(), 0);
+        ssize_t n = call();
         if (n >= 0) {
             return static_cast<std::size_t>(n);
         }
@@ -23,24 +28,24 @@ std::optional<std::size_t> TcpStream::read(std::span<char> buffer) {
         if (is_would_block(errno)) {
             return std::nullopt;
         }
-        throw_errno("read");
+        throw_errno(what);
     }
 }
 
+// The spare descriptor of TcpListener's EMFILE trick (see net.hpp).
+Fd open_spare_fd() {
+    return Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+}
+
+} // namespace
+
+std::optional<std::size_t> TcpStream::read(std::span<char> buffer) {
+    return transfer([&] { return ::recv(fd_.get(), buffer.data(), buffer.size(), 0); }, "read");
+}
+
 std::optional<std::size_t> TcpStream::write(std::span<const char> bytes) {
-    for (;;) {
-        ssize_t n = ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
-        if (n >= 0) {
-            return static_cast<std::size_t>(n);
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (is_would_block(errno)) {
-            return std::nullopt;
-        }
-        throw_errno("write");
-    }
+    return transfer([&] { return ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL); },
+                    "write");
 }
 
 void TcpStream::write_all(std::span<const char> bytes) {
@@ -57,14 +62,6 @@ void TcpStream::write_all(std::span<const char> bytes) {
 void TcpStream::set_nonblocking() {
     ::set_nonblocking(fd_.get());
 }
-
-namespace {
-
-Fd open_spare_fd() {
-    return Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-}
-
-} // namespace
 
 TcpListener::TcpListener(Fd fd) : fd_(std::move(fd)), spare_(open_spare_fd()) {}
 

@@ -6,6 +6,7 @@
 // server.
 #pragma once
 
+#include "eventually.hpp"
 #include "http_client.hpp"
 
 #include <poll.h>
@@ -31,24 +32,7 @@ using Clock = std::chrono::steady_clock;
 // The first half of curl's request: no blank line yet, so the server must keep waiting.
 inline constexpr std::string_view half_request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n";
 
-// Waits until `condition()` holds or `timeout` passes; returns the last answer.
-//
-// Only for facts that have no readiness signal, such as a count in /proc: those can only be
-// looked at again. The pause between looks keeps the check from competing for the CPU with
-// the server it is watching; it never decides the outcome, the deadline does.
-template <typename Condition>
-bool eventually(Condition condition, std::chrono::milliseconds timeout) {
-    auto deadline = Clock::now() + timeout;
-    for (;;) {
-        if (condition()) {
-            return true;
-        }
-        if (Clock::now() >= deadline) {
-            return false;
-        }
-        std::this_thread::sleep_for(5ms);
-    }
-}
+using testing::eventually;
 
 // One whole exchange, tried again until it succeeds or `timeout` passes. For a server that
 // is recovering (from running out of fds, say), where an early try may be refused or closed

@@ -1,6 +1,7 @@
 // Graceful shutdown, from the outside: the server process gets SIGINT or SIGTERM (what
 // Ctrl-C and kill send), and we watch what it does with the requests in flight and when it
 // exits. Each test sends its signal through ServerProcess::signal.
+#include "eventually.hpp"
 #include "http.hpp"
 #include "http_client.hpp"
 #include "server_process.hpp"
@@ -34,17 +35,7 @@ namespace {
     return true;
 }();
 
-template <typename Condition>
-bool eventually(Condition condition, std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            return false;
-        }
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using testing::eventually;
 
 bool exited_with(const std::optional<int>& status, int code) {
     return status && WIFEXITED(*status) && WEXITSTATUS(*status) == code;

@@ -1,4 +1,5 @@
 // The stage's server, run as a process and spoken to over 127.0.0.1.
+#include "eventually.hpp"
 #include "http.hpp"
 #include "http_client.hpp"
 #include "server_process.hpp"
@@ -16,20 +17,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Polls `condition` until it holds or `timeout` passes. /proc gives no readiness signal for
-// "the server has started its threads", so the test checks again every millisecond, up to a
-// deadline; the poll interval orders nothing, the condition does.
-template <typename Condition>
-bool eventually(Condition condition, std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            return false;
-        }
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using testing::eventually;
 
 // Raises this process's soft limit on open files to its hard limit (servers started from here
 // inherit it) and returns the new limit. A thousand connections need a thousand fds on each

@@ -1,6 +1,7 @@
 // spawn_blocking: blocking work on a thread of its own, and a future that completes with it.
 // Every test leaves the runtime as it found it: no task alive, nothing registered.
 #include "chain.hpp"
+#include "eventually.hpp"
 #include "future.hpp"
 #include "poll_fn.hpp"
 #include "reactor.hpp"
@@ -61,19 +62,7 @@ struct Readable {
     }
 };
 
-// Checks `condition` every millisecond until it holds or `timeout` passes: the wake comes
-// from another thread, and this is how the test waits for it, with a deadline.
-template <class Condition>
-bool eventually(Condition condition, std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            return false;
-        }
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using testing::eventually;
 
 } // namespace
 
@@ -120,10 +109,12 @@ TEST_CASE("the blocking thread's wake ends run()'s sleep in epoll_wait") {
 
 TEST_CASE("a future destroyed before its work is done is never woken by it") {
     std::promise<void> release;
-    std::promise<void> thread_done;
     // Signals thread_done when the thread has let go of the work, which it does only after
-    // it finished the work and looked for a waker to wake.
-    auto done_marker = std::shared_ptr<void>(nullptr, [&thread_done](void*) { thread_done.set_value(); });
+    // it finished the work and looked for a waker to wake. The promise is shared with the
+    // thread: if the REQUIRE below fails, the thread may still signal it after we return.
+    auto thread_done = std::make_shared<std::promise<void>>();
+    std::future<void> thread_finished = thread_done->get_future();
+    auto done_marker = std::shared_ptr<void>(nullptr, [thread_done](void*) { thread_done->set_value(); });
     CountingWaker task;
     {
         SpawnBlocking future = spawn_blocking([gate = release.get_future().share(), done_marker] { gate.wait(); });
@@ -131,7 +122,7 @@ TEST_CASE("a future destroyed before its work is done is never woken by it") {
         CHECK_FALSE(future.poll(task.waker)); // the work is blocked: the waker is left
     } // destroyed unfinished: it takes its waker back
     release.set_value();
-    REQUIRE(thread_done.get_future().wait_for(5s) == std::future_status::ready);
+    REQUIRE(thread_finished.wait_for(5s) == std::future_status::ready);
     CHECK(task.wakes() == 0);
 }
 

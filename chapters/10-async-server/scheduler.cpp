@@ -152,6 +152,7 @@ void Scheduler::run() {
         }
     } stopped{*this};
 
+    std::size_t polls_since_io_check = 0;
     for (;;) {
         std::size_t turn;
         {
@@ -161,6 +162,7 @@ void Scheduler::run() {
             }
             turn = runnable_.size(); // tasks queued during this turn wait for the next one
         }
+        polls_since_io_check += turn;
         for (; turn > 0; --turn) {
             std::shared_ptr<Task> task;
             {
@@ -182,13 +184,16 @@ void Scheduler::run() {
             idle = runnable_.empty();
             sleeping_ = idle;
         }
-        // Nothing runnable: sleep until an fd is ready or a wake notifies us. Otherwise only
-        // look (timeout 0), so that tasks waiting for I/O get their turn too. tokio's
-        // current-thread scheduler looks every 61 polls instead of every turn.
-        REACTOR.wait(idle ? -1 : 0);
-        {
+        if (idle) {
+            // Nothing runnable: sleep until an fd is ready or a wake notifies us.
+            REACTOR.wait(-1);
+            polls_since_io_check = 0;
             std::lock_guard lock(mutex_);
             sleeping_ = false;
+        } else if (polls_since_io_check >= polls_between_io_checks) {
+            // Still runnable, but tasks waiting for I/O get their turn too: only look.
+            REACTOR.wait(0);
+            polls_since_io_check = 0;
         }
     }
 }

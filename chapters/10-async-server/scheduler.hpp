@@ -14,8 +14,9 @@
 //     never polled again. Its future is destroyed as soon as it finishes.
 //   - A wake from another thread while run() sleeps in epoll_wait ends the sleep, through the
 //     Notifier of the sleeping thread's reactor.
-//   - Fairness: each turn polls only the tasks queued when it began, then lets the reactor
-//     look for ready fds, so a task that keeps waking itself cannot starve I/O.
+//   - Fairness: each turn polls only the tasks queued when it began, and after at most
+//     polls_between_io_checks polls the reactor looks for ready fds, so a task that keeps
+//     waking itself cannot starve I/O.
 //   - An exception thrown by a task's poll ends that task only (reported on stderr).
 //   - run() returns when no task is left.
 //
@@ -59,6 +60,12 @@ public:
     // every task spawned so far (or while it runs) has finished. Throws std::logic_error if
     // run() is already running (for instance when a task calls it).
     void run();
+
+    // While tasks stay runnable, run() looks at the reactor (epoll_wait with timeout 0) once
+    // it has polled this many tasks since its last look, not after every turn: a look is a
+    // system call, and a busy server would pay it for every small batch of tasks. tokio's
+    // current-thread scheduler uses the same number (its event_interval).
+    static constexpr std::size_t polls_between_io_checks = 61;
 
     // Tasks spawned and not finished yet.
     std::size_t live_tasks() const;

@@ -69,8 +69,9 @@ void spawn_and_complete(std::size_t total, std::size_t batch) {
 }
 
 // `tasks` tasks wake themselves `wakes` times each: the cost of one wake -> poll round trip.
-// With one task, every turn of run() polls it once and then looks at the reactor
-// (epoll_wait with timeout 0); with many, that look is shared by the whole turn.
+// While tasks stay runnable, run() looks at the reactor (epoll_wait with timeout 0) once
+// every Scheduler::polls_between_io_checks polls, so that system call is shared by that many
+// wakes whether one task wakes itself or many do.
 void wake_poll(std::size_t tasks, std::size_t wakes, std::string_view name,
                std::string_view about) {
     for (std::size_t i = 0; i < tasks; ++i) {

@@ -5,6 +5,7 @@
 //     wake-up that never comes still returns, and the test fails instead of hanging.
 #pragma once
 
+#include "eventually.hpp"
 #include "fd.hpp"
 
 #include <sys/syscall.h>
@@ -42,17 +43,10 @@ inline bool blocked_in_epoll_wait(pid_t tid) {
     return epoll && static_cast<int>(timeout) == -1;
 }
 
-// Waits (checking every millisecond, up to `timeout`) until thread `tid` is asleep in
+// Waits (looking again and again, up to `timeout`) until thread `tid` is asleep in
 // epoll_wait. Returns false if it never got there.
 inline bool wait_until_blocked_in_epoll_wait(pid_t tid, std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!blocked_in_epoll_wait(tid)) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            return false;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return true;
+    return eventually([tid] { return blocked_in_epoll_wait(tid); }, timeout);
 }
 
 // Watchdog: after `deadline`, writes one byte to `to` (one end of a socket pair whose other

@@ -441,10 +441,8 @@ TEST_CASE("a signal that interrupts run()'s sleep is not an error: run() sleeps 
             return;
         }
         ::pthread_kill(runner_thread, SIGUSR1);
-        auto deadline = std::chrono::steady_clock::now() + 10s;
-        while (signals_handled == 0 && std::chrono::steady_clock::now() < deadline) {
-            std::this_thread::sleep_for(1ms); // polling for the handler, with a deadline
-        }
+        // A signal handler can only set a flag: look at it again and again, with a deadline.
+        testing::eventually([] { return signals_handled != 0; }, 10s);
         // Back asleep after the interruption: then wake the task.
         if (testing::wait_until_blocked_in_epoll_wait(runner, 10s)) {
             stash->raise();

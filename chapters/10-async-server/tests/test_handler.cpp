@@ -3,6 +3,7 @@
 #include "connection.hpp"
 #include "http.hpp"
 #include "http_client.hpp"
+#include "leaves_runtime_empty.hpp"
 #include "net.hpp"
 #include "reactor.hpp"
 #include "scheduler.hpp"
@@ -28,13 +29,6 @@ using testing::socket_pair;
 namespace {
 
 // Every test leaves the runtime as it found it: no task alive, nothing registered.
-struct LeavesRuntimeEmpty {
-    ~LeavesRuntimeEmpty() {
-        CHECK(SCHEDULER.live_tasks() == 0);
-        CHECK(REACTOR.registrations() == 0);
-    }
-};
-
 Handler handler_for(Fd server_end) { return Handler(Connection(TcpStream(std::move(server_end)), true)); }
 
 } // namespace

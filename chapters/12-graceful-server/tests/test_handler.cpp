@@ -4,6 +4,7 @@
 // it does.
 #include "http.hpp"
 #include "http_client.hpp"
+#include "leaves_runtime_empty.hpp"
 #include "net.hpp"
 #include "reactor.hpp"
 #include "scheduler.hpp"
@@ -29,13 +30,6 @@ using testing::socket_pair;
 namespace {
 
 // Every test leaves the runtime as it found it: no task alive, nothing registered.
-struct LeavesRuntimeEmpty {
-    ~LeavesRuntimeEmpty() {
-        CHECK(SCHEDULER.live_tasks() == 0);
-        CHECK(REACTOR.registrations() == 0);
-    }
-};
-
 auto handler_for(Fd server_end) { return handle(TcpStream(std::move(server_end)), true); }
 
 } // namespace

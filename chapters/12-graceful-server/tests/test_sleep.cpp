@@ -1,6 +1,7 @@
 // sleep_for: a timer that lives in the reactor (a timerfd), cancelled by destroying it.
 #include "chain.hpp"
 #include "future.hpp"
+#include "leaves_runtime_empty.hpp"
 #include "poll_fn.hpp"
 #include "reactor.hpp"
 #include "scheduler.hpp"
@@ -20,13 +21,6 @@
 using namespace std::chrono_literals;
 
 namespace {
-
-struct LeavesRuntimeEmpty {
-    ~LeavesRuntimeEmpty() {
-        CHECK(SCHEDULER.live_tasks() == 0);
-        CHECK(REACTOR.registrations() == 0);
-    }
-};
 
 auto ready_now() {
     return poll_fn([](const Waker&) { return std::optional(Unit{}); });

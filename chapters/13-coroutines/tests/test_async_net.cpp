@@ -2,6 +2,7 @@
 // socket however often it waits, and none left behind by a coroutine destroyed mid-await.
 #include "async_net.hpp"
 #include "future.hpp"
+#include "leaves_runtime_empty.hpp"
 #include "net.hpp"
 #include "reactor.hpp"
 #include "scheduler.hpp"
@@ -26,13 +27,6 @@ using testing::socket_pair;
 namespace {
 
 // Every test leaves the runtime as it found it: no task alive, nothing registered.
-struct LeavesRuntimeEmpty {
-    ~LeavesRuntimeEmpty() {
-        CHECK(SCHEDULER.live_tasks() == 0);
-        CHECK(REACTOR.registrations() == 0);
-    }
-};
-
 // Reads until `size` bytes have arrived (or the peer closes), a chunk per co_await.
 Task<std::string> read_exactly(TcpStream stream, std::size_t size, int* waits) {
     Async<TcpStream> connection(std::move(stream));

@@ -1,6 +1,7 @@
 // Scheduler: the seed's run loop, and each hole of the seed's design closed, one test each.
-// Every test leaves SCHEDULER as it found it: no live task (see LeavesSchedulerEmpty).
+// Every test leaves SCHEDULER as it found it: no live task (see LeavesRuntimeEmpty).
 #include "future.hpp"
+#include "leaves_runtime_empty.hpp"
 #include "reactor.hpp"
 #include "registration.hpp"
 #include "scheduler.hpp"
@@ -32,13 +33,6 @@ using namespace std::chrono_literals;
 using testing::socket_pair;
 
 namespace {
-
-struct LeavesSchedulerEmpty {
-    ~LeavesSchedulerEmpty() {
-        CHECK(SCHEDULER.live_tasks() == 0);
-        CHECK(REACTOR.registrations() == 0);
-    }
-};
 
 // What a test sees of a task from outside. Only run()'s thread touches it.
 struct Counts {
@@ -133,7 +127,7 @@ struct WaitForRaise {
 } // namespace
 
 TEST_CASE("run() polls a spawned task until it is done, then returns") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     auto counts = std::make_shared<Counts>();
     SCHEDULER.spawn(ReadyAfter{3, Lifetime(counts)});
     CHECK(SCHEDULER.live_tasks() == 1);
@@ -146,7 +140,7 @@ TEST_CASE("run() polls a spawned task until it is done, then returns") {
 }
 
 TEST_CASE("run() returns at once when there is no task") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     SCHEDULER.run();
 }
 
@@ -165,7 +159,7 @@ struct Spawner {
 } // namespace
 
 TEST_CASE("a task may spawn tasks, and run() waits for them too") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     std::vector<std::shared_ptr<Counts>> children{std::make_shared<Counts>(), std::make_shared<Counts>()};
     SCHEDULER.spawn(Spawner{children});
     SCHEDULER.run();
@@ -177,7 +171,7 @@ TEST_CASE("a task may spawn tasks, and run() waits for them too") {
 // ---- Hole: run() never returned in the seed. -------------------------------------------
 
 TEST_CASE("run() returns when the last task is done, even with fds still registered") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     auto [client, server] = socket_pair();
     REACTOR.add(server.get(), Waker([] {})); // not a task: run() does not wait for it
     auto counts = std::make_shared<Counts>();
@@ -204,7 +198,7 @@ struct DoneAtOnce {
 } // namespace
 
 TEST_CASE("a task woken after it finished is never polled again, and its future is gone") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     auto stash = std::make_shared<Stash>();
     auto counts = std::make_shared<Counts>();
     SCHEDULER.spawn(DoneAtOnce{stash, Lifetime(counts)});
@@ -257,7 +251,7 @@ struct WakeTimes {
 } // namespace
 
 TEST_CASE("a task woken 1000 times before its next poll is polled once") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     auto stash = std::make_shared<Stash>();
     auto counts = std::make_shared<Counts>();
     SCHEDULER.spawn(PendingOnce{stash, Lifetime(counts)});
@@ -299,7 +293,7 @@ struct YieldChecked {
 } // namespace
 
 TEST_CASE("a task that wakes itself during its poll is polled again after that poll") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     auto counts = std::make_shared<Counts>();
     bool nested = false;
     SCHEDULER.spawn(YieldChecked{3, Lifetime(counts), false, &nested});
@@ -339,7 +333,7 @@ struct WakeUnderLock {
 } // namespace
 
 TEST_CASE("waking a task while holding a lock its poll takes does not deadlock") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     auto stash = std::make_shared<Stash>();
     auto lock = std::make_shared<std::mutex>();
     SCHEDULER.spawn(LockedPending{stash, lock});
@@ -351,7 +345,7 @@ TEST_CASE("waking a task while holding a lock its poll takes does not deadlock")
 // ---- Hole: a wake from another thread did not end run()'s sleep in epoll_wait. ----------
 
 TEST_CASE("a wake from another thread while run() sleeps in epoll_wait is seen at once") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     auto [watched, watchdog_end] = socket_pair();
     auto stash = std::make_shared<Stash>();
     auto counts = std::make_shared<Counts>();
@@ -388,7 +382,7 @@ struct Raise {
 } // namespace
 
 TEST_CASE("a task spawned from another thread while run() sleeps is run at once") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     auto [watched, watchdog_end] = socket_pair();
     auto stash = std::make_shared<Stash>();
     auto counts = std::make_shared<Counts>();
@@ -419,7 +413,7 @@ void count_signal(int) { signals_handled.fetch_add(1); }
 } // namespace
 
 TEST_CASE("a signal that interrupts run()'s sleep is not an error: run() sleeps again") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     struct sigaction action{};
     action.sa_handler = count_signal;
     sigemptyset(&action.sa_mask);
@@ -512,7 +506,7 @@ struct ReadPing {
 } // namespace
 
 TEST_CASE("a task that keeps waking itself does not starve a task waiting for I/O") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     auto [client, server] = socket_pair();
     auto race = std::make_shared<Race>();
     SCHEDULER.spawn(ReadPing{race, std::move(server), {}});
@@ -556,7 +550,7 @@ struct PingPair {
 } // namespace
 
 TEST_CASE("10,000 tasks that register fds and finish leave no fd and no registration behind") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     int fds_before = testing::open_fd_count(::getpid());
     std::size_t registrations_before = REACTOR.registrations();
     for (int batch = 0; batch < 100; ++batch) {
@@ -616,7 +610,7 @@ private:
 } // namespace
 
 TEST_CASE("an exception from a poll ends that task only: reported, destroyed, others go on") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     auto thrower = std::make_shared<Counts>();
     auto other = std::make_shared<Counts>();
     std::string reported;
@@ -649,7 +643,7 @@ struct RunsTheScheduler {
 } // namespace
 
 TEST_CASE("run() called from inside a task fails fast instead of hanging") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     std::string reported;
     {
         CaptureStderr capture;
@@ -701,7 +695,7 @@ struct Hammered {
 } // namespace
 
 TEST_CASE("8 threads waking 1000 tasks concurrently: every task finishes, polls never overlap") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     constexpr int tasks = 1000;
     constexpr int threads = 8;
     constexpr int rounds = 50;
@@ -759,7 +753,7 @@ struct SendLetter {
 } // namespace
 
 TEST_CASE("limit: a poll that blocks the thread stalls every other task") {
-    LeavesSchedulerEmpty check;
+    LeavesRuntimeEmpty check;
     auto [reader, writer] = socket_pair(); // blocking sockets
     Fd watchdog_writer(::dup(writer.get()));
     char got = 0;

@@ -3,6 +3,7 @@
 #include "chain.hpp"
 #include "eventually.hpp"
 #include "future.hpp"
+#include "leaves_runtime_empty.hpp"
 #include "poll_fn.hpp"
 #include "reactor.hpp"
 #include "registration.hpp"
@@ -30,13 +31,6 @@
 using namespace std::chrono_literals;
 
 namespace {
-
-struct LeavesRuntimeEmpty {
-    ~LeavesRuntimeEmpty() {
-        CHECK(SCHEDULER.live_tasks() == 0);
-        CHECK(REACTOR.registrations() == 0);
-    }
-};
 
 struct CountingWaker {
     std::shared_ptr<std::atomic<int>> count = std::make_shared<std::atomic<int>>(0);

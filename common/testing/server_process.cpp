@@ -139,11 +139,8 @@ void ServerProcess::signal(int signo) {
 }
 
 std::optional<int> ServerProcess::wait_exit(std::chrono::milliseconds timeout) {
-    if (!alive()) {
-        return status_;
-    }
     // A pidfd becomes readable when the process exits: a readiness signal, not a sleep loop.
-    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    int pidfd = alive() ? static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)) : -1;
     if (pidfd >= 0) {
         pollfd entry{pidfd, POLLIN, 0};
         ::poll(&entry, 1, static_cast<int>(timeout.count()));
@@ -152,6 +149,10 @@ std::optional<int> ServerProcess::wait_exit(std::chrono::milliseconds timeout) {
     if (alive()) {
         return std::nullopt;
     }
+    // The reader thread may not have appended the last lines yet: wait for it to see the pipe
+    // close (the process is gone, so it will), so that output() holds everything printed.
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, timeout, [&] { return stdout_closed_; });
     return status_;
 }
 
@@ -176,11 +177,13 @@ std::chrono::milliseconds cpu_time(pid_t pid) {
 
 namespace {
 
-int count_entries(const std::string& dir) {
+// Counts the entries of a /proc directory for which `counts(path of the entry)` holds.
+template <class Predicate>
+int count_entries(const std::string& dir, Predicate counts) {
     int count = 0;
     if (DIR* d = ::opendir(dir.c_str())) {
         while (dirent* entry = ::readdir(d)) {
-            if (entry->d_name[0] != '.') {
+            if (entry->d_name[0] != '.' && counts(dir + "/" + entry->d_name)) {
                 ++count;
             }
         }
@@ -195,23 +198,16 @@ int count_entries(const std::string& dir) {
 // leaks, while pipes come and go for reasons of their own (UBSan opens one for a moment at
 // startup, which made leak baselines flaky under the sanitizers).
 int open_fd_count(pid_t pid) {
-    std::string dir = "/proc/" + std::to_string(pid) + "/fd";
-    int count = 0;
-    if (DIR* d = ::opendir(dir.c_str())) {
-        while (dirent* entry = ::readdir(d)) {
-            char target[64] = {};
-            std::string link = dir + "/" + entry->d_name;
-            if (::readlink(link.c_str(), target, sizeof target - 1) > 0 &&
-                !std::string_view(target).starts_with("pipe:")) {
-                ++count;
-            }
-        }
-        ::closedir(d);
-    }
-    return count;
+    return count_entries("/proc/" + std::to_string(pid) + "/fd", [](const std::string& link) {
+        char target[64] = {};
+        return ::readlink(link.c_str(), target, sizeof target - 1) > 0 &&
+               !std::string_view(target).starts_with("pipe:");
+    });
 }
+
 int thread_count(pid_t pid) {
-    return count_entries("/proc/" + std::to_string(pid) + "/task");
+    return count_entries("/proc/" + std::to_string(pid) + "/task",
+                         [](const std::string&) { return true; });
 }
 
 } // namespace testing

@@ -45,6 +45,7 @@ class ServerProcess {
     void signal(int signo); // kill(pid, signo)
 
     // Waits for the process to exit; returns the raw wait status, or nullopt on timeout.
+    // Once it returns a status, output() holds everything the process printed.
     std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
     // Waits until a stdout line containing `text` has appeared (since the start).

@@ -6,7 +6,8 @@
 //     enum Either<L, R> { Left(L), Right(R) }
 //
 // The graceful server uses it twice: "accept until Ctrl-C" is select(accept loop, ctrl_c()),
-// and "wait for the requests in flight, but not forever" is select(wait_for_zero, timer).
+// and "wait for the requests in flight, but not forever (nor past a second Ctrl-C)" is
+// select(wait_for_zero, select(grace timer, ctrl_c())).
 #pragma once
 
 #include "future.hpp"

@@ -21,7 +21,6 @@
 #include "waker.hpp"
 
 #include <cstddef>
-#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>

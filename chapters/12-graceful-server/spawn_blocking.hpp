@@ -69,8 +69,8 @@ private:
     std::shared_ptr<detail::BlockingState> state_; // null once moved from, or once done
 };
 
-// Starts `work` on a new thread now (not at the first poll, as in the article), and returns
-// the future that completes when it returns. Throws std::system_error if no thread can be
+// Starts `work` on a new thread now (not at the first poll; the article's starts its thread
+// at once too), and returns the future that completes when it returns. Throws std::system_error if no thread can be
 // started.
 template <class Work>
     requires std::invocable<Work&> && std::move_constructible<Work>

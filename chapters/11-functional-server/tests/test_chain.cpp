@@ -172,7 +172,8 @@ namespace {
 // value or by std::shared_ptr, so the chain owns it. `greeting` and `polls` are locals of
 // this function, which returns long before the chain is polled. (Capturing them with [&]
 // compiles just as well, and reads freed stack memory on the first poll: AddressSanitizer
-// reports stack-use-after-return. See docs/11-functional-server.md.)
+// reports stack-buffer-overflow, or stack-use-after-return with
+// ASAN_OPTIONS=detect_stack_use_after_return=1. See docs/11-functional-server.md.)
 auto make_greeting_chain(std::shared_ptr<int> polls) {
     std::string greeting = "hello";
     auto name = std::make_unique<std::string>("world"); // move-only state, moved into the chain

@@ -16,7 +16,6 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 using namespace std::chrono_literals;
 

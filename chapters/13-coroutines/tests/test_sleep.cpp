@@ -17,6 +17,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <utility>
 
 using namespace std::chrono_literals;
 
@@ -24,6 +25,18 @@ namespace {
 
 auto ready_now() {
     return poll_fn([](const Waker&) { return std::optional(Unit{}); });
+}
+
+// "Not yet" on its first poll (it wakes itself), ready on the second: a select polls its
+// other side in between.
+auto ready_on_second_poll() {
+    return poll_fn([polled = false](const Waker& waker) mutable -> std::optional<Unit> {
+        if (std::exchange(polled, true)) {
+            return Unit{};
+        }
+        waker.wake();
+        return std::nullopt;
+    });
 }
 
 } // namespace
@@ -54,8 +67,10 @@ TEST_CASE("a 30 s timer that loses a select is cancelled: run() returns at once"
     const int fds = testing::open_fd_count(::getpid());
     auto start = std::chrono::steady_clock::now();
     // The shape of the graceful shutdown: "the requests are done" wins, the grace timer
-    // loses. Destroying it removes its registration and closes its fd; no thread sleeps on.
-    SCHEDULER.spawn(chain(select(ready_now(), sleep_for(30s)), [](Either<Unit, Unit>) { return ready_now(); }));
+    // loses. The timer is polled first, so it is registered with the reactor when it loses;
+    // destroying it removes that registration and closes its fd; no thread sleeps on.
+    SCHEDULER.spawn(chain(select(ready_on_second_poll(), sleep_for(30s)),
+                          [](Either<Unit, Unit>) { return ready_now(); }));
     SCHEDULER.run();
     CHECK(std::chrono::steady_clock::now() - start < 1s);
     CHECK(testing::open_fd_count(::getpid()) == fds);

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import selectors
+import signal
 import socket
 import subprocess
 import tempfile
@@ -43,9 +44,10 @@ class Server:
     into a pipe nobody reads would block); stdout is drained by a thread for the same reason.
     """
 
-    def __init__(self, binary, startup_timeout=10.0):
+    def __init__(self, binary, startup_timeout=10.0, wrapper=()):
         self.stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen([str(binary), "--quiet", "--port", "0"],
+        # `wrapper` runs the server under another program (strace, valgrind): see terminate().
+        self.process = subprocess.Popen([*wrapper, str(binary), "--quiet", "--port", "0"],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=self.stderr)
         self.pid = self.process.pid
@@ -98,6 +100,15 @@ class Server:
     def errors(self, limit=300):
         self.stderr.seek(0)
         return self.stderr.read().decode(errors="replace")[:limit].strip()
+
+    def terminate(self, timeout):
+        """SIGTERM to the server itself (under strace, the traced child: strace would only
+        detach), then waits for the whole process tree to exit."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        pids = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+        for pid in pids or [self.pid]:
+            os.kill(pid, signal.SIGTERM)
+        self.process.wait(timeout=timeout)
 
     def stop(self):
         if self.process.poll() is None:

@@ -15,12 +15,9 @@ sending one request and reading the whole response. Each server is counted twice
 start-up and shutdown cancel out. The counts repeat exactly from run to run, whatever else
 the machine is doing.
 """
-import os
 import re
-import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import measure
@@ -31,44 +28,13 @@ LOCKS = re.compile(r"pthread_mutex_(un)?lock|__pthread_mutex_unlock_usercnt")
 
 
 def serve(wrapper, binary, requests, timeout=120.0):
-    """Runs `wrapper + [binary, ...]`, makes `requests` sequential requests, then SIGTERM."""
-    with tempfile.TemporaryFile() as stdout:
-        process = subprocess.Popen(wrapper + [str(binary), "--quiet", "--port", "0"],
-                                   stdin=subprocess.DEVNULL, stdout=stdout,
-                                   stderr=subprocess.DEVNULL)
-        try:
-            port = wait_for_port(stdout, process, timeout)
-            for _ in range(requests):
-                answer = measure.exchange(port, measure.REQUEST, timeout=timeout)
-                if answer != measure.RESPONSE:
-                    raise measure.BenchError(f"{binary}: wrong response {answer[:60]!r}")
-            # The server itself, not strace: strace would detach and leave it running.
-            for pid in children(process.pid) or [process.pid]:
-                os.kill(pid, signal.SIGTERM)
-            process.wait(timeout=timeout)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-
-
-def wait_for_port(stdout, process, timeout):
-    """The port of the readiness line (valgrind needs a few seconds to get there)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stdout.seek(0)
-        match = measure.READY.match(stdout.read())
-        if match:
-            return int(match.group(1))
-        if process.poll() is not None:
-            raise measure.BenchError(f"exited with {process.returncode} before listening")
-        time.sleep(0.05)  # polling a file: the readiness line has no other signal here
-    raise measure.BenchError(f"no readiness line within {timeout} s")
-
-
-def children(pid):
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(child) for child in path.read_text().split()] if path.exists() else []
+    """Runs the server under `wrapper`, makes `requests` sequential requests, then SIGTERM."""
+    with measure.Server(binary, startup_timeout=timeout, wrapper=wrapper) as server:
+        for _ in range(requests):
+            answer = measure.exchange(server.port, measure.REQUEST, timeout=timeout)
+            if answer != measure.RESPONSE:
+                raise measure.BenchError(f"{binary}: wrong response {answer[:60]!r}")
+        server.terminate(timeout)
 
 
 def count_syscalls(binary, requests):

@@ -209,16 +209,18 @@ TEST_CASE("a chain built in a scope that has ended runs to completion on SCHEDUL
     auto result = std::make_shared<std::string>();
     {
         // Spawned from a scope that ends before run(): the task owns the chain, and the chain
-        // owns everything it touches.
-        SCHEDULER.spawn(chain(make_greeting_chain(polls), [result](std::string text) {
-            return poll_fn([result, text = std::move(text)](const Waker&) -> std::optional<Unit> {
+        // owns everything it touches, `punctuation` included (a local of this scope, copied
+        // into the lambda; captured by reference it would be gone by the time it is read).
+        std::string punctuation = "!";
+        SCHEDULER.spawn(chain(make_greeting_chain(polls), [result, punctuation](std::string text) {
+            return poll_fn([result, text = text + punctuation](const Waker&) -> std::optional<Unit> {
                 *result = text;
                 return Unit{};
             });
         }));
     }
     SCHEDULER.run();
-    CHECK(*result == "hello, world");
+    CHECK(*result == "hello, world!");
     CHECK(SCHEDULER.live_tasks() == 0);
     CHECK(REACTOR.registrations() == 0);
 }

@@ -26,12 +26,7 @@ using testing::socket_pair;
 
 namespace {
 
-// A waker that counts its wakes (the count is shared by all its copies).
-struct CountingWaker {
-    std::shared_ptr<std::atomic<int>> count = std::make_shared<std::atomic<int>>(0);
-    Waker waker{[count = count] { ++*count; }};
-    int wakes() const { return *count; }
-};
+using testing::CountingWaker;
 
 // A pipe: {read end, write end}.
 std::pair<Fd, Fd> pipe_pair() {

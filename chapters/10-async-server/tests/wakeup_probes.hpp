@@ -1,5 +1,6 @@
 // Test helpers for wake-ups that must cross threads, with readiness signals, never sleeps
 // used as synchronization:
+//   - CountingWaker: a Waker that counts how often it was woken, from any thread.
 //   - blocked_in_epoll_wait(tid): is that thread asleep in epoll_wait with no timeout?
 //   - Watchdog: makes a socket readable after a deadline, so that a loop waiting for a
 //     wake-up that never comes still returns, and the test fails instead of hanging.
@@ -7,6 +8,7 @@
 
 #include "eventually.hpp"
 #include "fd.hpp"
+#include "waker.hpp"
 
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -16,11 +18,19 @@
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
 namespace testing {
+
+// A Waker that counts its wakes; copies of `waker` share the count.
+struct CountingWaker {
+    std::shared_ptr<std::atomic<int>> count = std::make_shared<std::atomic<int>>(0);
+    Waker waker{[count = count] { ++*count; }};
+    int wakes() const { return *count; }
+};
 
 // True if thread `tid` of this process is inside epoll_wait (or epoll_pwait) with an
 // infinite timeout. /proc/self/task/TID/syscall shows the number of the system call the

@@ -2,6 +2,7 @@
 #include "counter.hpp"
 #include "future.hpp"
 #include "waker.hpp"
+#include "wakeup_probes.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,12 +14,7 @@
 
 namespace {
 
-// A waker that counts its wakes (shared by all its copies).
-struct CountingWaker {
-    std::shared_ptr<std::atomic<int>> count = std::make_shared<std::atomic<int>>(0);
-    Waker waker{[count = count] { ++*count; }};
-    int wakes() const { return *count; }
-};
+using testing::CountingWaker;
 
 } // namespace
 

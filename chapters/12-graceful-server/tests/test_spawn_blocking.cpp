@@ -32,11 +32,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct CountingWaker {
-    std::shared_ptr<std::atomic<int>> count = std::make_shared<std::atomic<int>>(0);
-    Waker waker{[count = count] { ++*count; }};
-    int wakes() const { return *count; }
-};
+using testing::CountingWaker;
 
 // Readable: ready once a byte can be read from `fd` (the test's Watchdog writes one if a
 // wake-up never comes, so a broken runtime fails the test instead of hanging it).

@@ -59,7 +59,7 @@ public:
 
     // Never returns a value. Throws std::system_error if the port cannot be bound (or
     // accept fails for a reason that is not one client's): the task fails, SCHEDULER logs
-    // it, and run() returns.
+    // it, and run() returns once the handlers still running have finished.
     std::optional<Unit> poll(const Waker& waker);
 
 private:

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     SCHEDULER.spawn(serve(args.port, args.quiet));
     SCHEDULER.run();
     // serve() never finishes, so run() returns only if it failed (the port could not be
-    // bound, accept broke): SCHEDULER has logged why on stderr.
+    // bound, accept broke) and the handlers still running have finished: SCHEDULER has
+    // logged why on stderr.
     return 1;
 }

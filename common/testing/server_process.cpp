@@ -210,4 +210,18 @@ int thread_count(pid_t pid) {
                          [](const std::string&) { return true; });
 }
 
+long raise_fd_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        return -1;
+    }
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &limit) != 0 && ::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+            return -1;
+        }
+    }
+    return static_cast<long>(limit.rlim_cur);
+}
+
 } // namespace testing

@@ -77,4 +77,9 @@ std::chrono::milliseconds cpu_time(pid_t pid);
 int open_fd_count(pid_t pid);
 int thread_count(pid_t pid);
 
+// Raises this process's soft limit on open files to its hard limit (servers started from here
+// inherit it; the soft limit is often 1024) and returns the soft limit now in force, or -1 if
+// it cannot be read.
+long raise_fd_limit();
+
 } // namespace testing

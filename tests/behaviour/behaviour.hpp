@@ -84,14 +84,4 @@ inline void set_send_timeout(const testing::Client& client, std::chrono::millise
     ::setsockopt(client.fd(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-// Lets this test process open as many descriptors as its hard limit allows (the soft limit
-// is often 1024), so that it can outlast a server started with a small limit.
-inline void raise_fd_limit() {
-    rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        ::setrlimit(RLIMIT_NOFILE, &limit);
-    }
-}
-
 } // namespace behaviour

@@ -25,7 +25,7 @@ std::chrono::milliseconds cpu_used_over(testing::ServerProcess& server, std::chr
 // fails with EMFILE: the server must not die or spin forever on it, and once the clients
 // go away it serves again by itself.
 TEST_CASE("fd exhaustion") {
-    raise_fd_limit();
+    testing::raise_fd_limit(); // to outlast a server started with a small limit
     testing::ServerProcess server({.max_open_files = 64});
     REQUIRE(testing::fetch(server.port(), testing::get_request, 2s) == http::response);
 

@@ -6,7 +6,6 @@
 
 #include <doctest/doctest.h>
 
-#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <csignal>
@@ -20,17 +19,6 @@ using namespace std::chrono_literals;
 namespace {
 
 using testing::eventually;
-
-// Raises this process's soft limit on open files to its hard limit (servers started from here
-// inherit it) and returns the new limit. A thousand connections need a thousand fds on each
-// side, more than the common default soft limit of 1024.
-long raise_open_file_limit() {
-    rlimit limit{};
-    REQUIRE(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
-    limit.rlim_cur = limit.rlim_max;
-    REQUIRE(::setrlimit(RLIMIT_NOFILE, &limit) == 0);
-    return static_cast<long>(limit.rlim_cur);
-}
 
 } // namespace
 
@@ -138,7 +126,9 @@ TEST_CASE("an idle server sleeps: almost no CPU, even with 50 idle connections o
 }
 
 TEST_CASE("1000 idle connections held open do not keep a new client from being served") {
-    REQUIRE_MESSAGE(raise_open_file_limit() >= 1100, "this test needs an open-file limit of 1100");
+    // A thousand connections need a thousand fds on each side, more than the common default
+    // soft limit of 1024.
+    REQUIRE_MESSAGE(testing::raise_fd_limit() >= 1100, "this test needs an open-file limit of 1100");
     testing::ServerProcess server({.extra_args = {"--quiet"}});
     const int fds = testing::open_fd_count(server.pid());
     constexpr int idle = 1000;

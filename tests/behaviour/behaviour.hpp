@@ -10,7 +10,6 @@
 #include "http_client.hpp"
 
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 

@@ -1,6 +1,6 @@
 // The command line every server stage shares:
 //
-//   server [--port N] [--quiet] [--help]            (stage 12 on: [--grace-ms N] too)
+//   server [--port N] [--quiet] [--help]            (stage 13 on: [--grace-ms N] too)
 //
 // Defaults: port 3000 on 127.0.0.1; `--port 0` lets the kernel pick a free port, which the
 // readiness line then reports. Bad arguments print a clear message and exit with status 2.
@@ -16,7 +16,7 @@
 struct ServerArgs {
     std::uint16_t port = 3000;
     bool quiet = false;                      // no per-request log lines
-    std::chrono::milliseconds grace{30'000}; // graceful shutdown's deadline (stage 12 on)
+    std::chrono::milliseconds grace{30'000}; // graceful shutdown's deadline (stage 13 on)
 };
 
 // What a stage's server says about itself in `--help`, and which options it takes.

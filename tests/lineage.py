@@ -19,14 +19,15 @@ Usage, from anywhere:
     python3 tests/lineage.py --check-diffs    fail if a docs/diffs file is missing or stale
     python3 tests/lineage.py --root DIR ...   the same for the workbook at DIR
 
-The reader's interactive equivalent of a stored diff:
+A stored diff is exactly what the reader's command prints, run from the top directory:
     git diff --no-index chapters/04-nonblocking chapters/05-multiplexed
 
-Python 3 standard library only.
+Python 3 standard library and git.
 """
 import argparse
-import difflib
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -139,46 +140,23 @@ def check_lineage(root):
     return problems
 
 
-def text_lines(data):
-    """Lines of a file with their '\\n' kept; None if it is not UTF-8 text."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    lines = [line + "\n" for line in text.split("\n")]
-    lines[-1] = lines[-1][:-1]  # the text after the last '\n' has no newline of its own
-    return lines if lines[-1] else lines[:-1]
-
-
-def file_diff(old, new, old_name, new_name):
-    """A unified diff of one file, like `diff -u`; old or new is None for an added/removed file."""
-    old_lines, new_lines = text_lines(old or b""), text_lines(new or b"")
-    if old_lines is None or new_lines is None:
-        return f"Binary files {old_name} and {new_name} differ\n"
-    out = [f"--- {old_name}\n", f"+++ {new_name}\n"]
-    for line in list(difflib.unified_diff(old_lines, new_lines, n=3))[2:]:
-        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-    return "".join(out)
-
-
-def stage_diff(previous, stage):
-    """The diff from `previous` to `stage`, file by file in sorted order, lineage.txt left out."""
-    before, after = stage_files(previous), stage_files(stage)
-    parts = []
-    for path in sorted(set(before) | set(after)):
-        old, new = before.get(path), after.get(path)
-        if old == new:
-            continue
-        old_name = f"chapters/{previous.name}/{path}" if old is not None else "/dev/null"
-        new_name = f"chapters/{stage.name}/{path}" if new is not None else "/dev/null"
-        parts.append(file_diff(old, new, old_name, new_name))
-    return "".join(parts)
+def stage_diff(root, previous, stage):
+    """Exactly what `git diff --no-index chapters/PREVIOUS chapters/STAGE` prints, run from the
+    workbook's top directory with git's default settings (no colour, no user or system
+    configuration), lineage.txt included: the stored diff is the reader's command."""
+    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, LC_ALL="C")
+    command = ["git", "diff", "--no-index", "--no-color",
+               f"chapters/{previous.name}", f"chapters/{stage.name}"]
+    done = subprocess.run(command, cwd=root, capture_output=True, env=env)
+    if done.returncode not in (0, 1):  # 1: the stages differ, as they always should
+        raise RuntimeError(f"{' '.join(command)} failed: {done.stderr.decode(errors='replace')}")
+    return done.stdout.decode("utf-8")
 
 
 def expected_diffs(root):
     """{file name in docs/diffs: its text}: one diff for every stage after the first."""
     stages = stage_dirs(root)
-    return {f"{stage.name}.diff": stage_diff(previous, stage)
+    return {f"{stage.name}.diff": stage_diff(root, previous, stage)
             for previous, stage in zip(stages, stages[1:])}
 
 

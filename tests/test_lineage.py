@@ -171,26 +171,23 @@ class DiffsTest(unittest.TestCase):
     def tearDown(self):
         self.tmp.cleanup()
 
-    def test_the_diff_is_unified_file_by_file_in_path_order_without_lineage(self):
+    def test_the_diff_is_what_git_diff_no_index_prints(self):
         self.assertEqual(self.book.run("--write-diffs")[0], 0)
         text = (self.book.root / "docs/diffs/02-second.diff").read_text(encoding="utf-8")
-        self.assertEqual(text,
-                         "--- chapters/01-first/main.cpp\n"
-                         "+++ chapters/02-second/main.cpp\n"
-                         "@@ -1,3 +1,3 @@\n"
-                         " one\n"
-                         "-two\n"
-                         "+2\n"
-                         " three\n"
-                         "--- /dev/null\n"
-                         "+++ chapters/02-second/new.hpp\n"
-                         "@@ -0,0 +1 @@\n"
-                         "+new\n"
-                         "\\ No newline at end of file\n"
-                         "--- chapters/01-first/old.hpp\n"
-                         "+++ /dev/null\n"
-                         "@@ -1 +0,0 @@\n"
-                         "-old\n")
+        git = subprocess.run(["git", "diff", "--no-index", "chapters/01-first", "chapters/02-second"],
+                             cwd=self.book.root, capture_output=True, text=True)
+        self.assertEqual(git.returncode, 1, git.stderr)
+        self.assertEqual(text, git.stdout)
+        # File by file in path order, lineage.txt too, with git's headers.
+        headers = [line for line in text.splitlines() if line.startswith("diff --git")]
+        self.assertEqual(headers, [
+            "diff --git a/chapters/02-second/lineage.txt b/chapters/02-second/lineage.txt",
+            "diff --git a/chapters/01-first/main.cpp b/chapters/02-second/main.cpp",
+            "diff --git a/chapters/02-second/new.hpp b/chapters/02-second/new.hpp",
+            "diff --git a/chapters/01-first/old.hpp b/chapters/01-first/old.hpp",
+        ])
+        self.assertIn("-two\n+2\n", text)
+        self.assertIn("+new\n\\ No newline at end of file\n", text)
         self.assertFalse((self.book.root / "docs/diffs/01-first.diff").exists())
 
     def test_fresh_diffs_pass_the_check(self):

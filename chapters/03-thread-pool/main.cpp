@@ -8,7 +8,7 @@
 //
 // The main thread still blocks in accept, and nothing can interrupt it: there is no point
 // between two accepts where the server could notice Ctrl-C and stop accepting gracefully.
-// Ctrl-C kills the process, and with it every request still in flight (stage 12 fixes it).
+// Ctrl-C kills the process, and with it every request still in flight (stage 13 fixes it).
 #include "handle_connection.hpp"
 #include "log.hpp"
 #include "net.hpp"

@@ -1,32 +1,31 @@
 // Scheduler: runs tasks. A task is a spawned future whose output is Unit; the scheduler polls
 // it when it is runnable, and a task becomes runnable again only when its Waker is called.
 //
-// The seed's design, with its holes closed:
-//   - Tasks are shared and reference-counted (std::shared_ptr<Task>, the article's
-//     Arc<Mutex<dyn Future>>): the scheduler does not own a task. The runnable queue refers
-//     to it while it waits to be polled, and so does every copy of its waker, wherever a
-//     future stored one (the reactor, another thread).
-//   - The queue (a std::deque under a std::mutex) holds only runnable tasks. spawn() pushes a
-//     new task; a task's waker pushes it back. run() pops and polls; when nothing is
-//     runnable it sleeps in this thread's REACTOR until some fd is ready or a wake arrives.
-//   - Each task has a state (idle, scheduled, running, notified, done): a task is queued at
-//     most once, a wake during its poll is kept for after the poll, and a finished task is
-//     never polled again. Its future is destroyed as soon as it finishes.
-//   - A wake from another thread while run() sleeps in epoll_wait ends the sleep, through the
-//     Notifier of the sleeping thread's reactor.
-//   - Fairness: each turn polls only the tasks queued when it began, and after at most
-//     polls_between_io_checks polls the reactor looks for ready fds, so a task that keeps
-//     waking itself cannot starve I/O.
-//   - An exception thrown by a task's poll ends that task only (reported on stderr).
-//   - run() returns when no task is left.
+// The article's scheduler, as the article wrote it (the seed):
+//   - Tasks are shared and reference-counted: SharedTask is std::shared_ptr<Task>, the
+//     article's Arc<Mutex<dyn Future<Output = ()> + Send>>. The scheduler does not own a
+//     task. The runnable queue refers to it while it waits to be polled, and so does every
+//     copy of its waker, wherever a future stored one (the reactor, another thread).
+//   - The queue (a std::deque under a std::mutex, the article's Mutex<VecDeque<SharedTask>>)
+//     holds only runnable tasks. spawn() pushes a new task; a task's waker pushes it back.
+//   - run() pops a task, makes a new waker for it, and polls it under the task's own mutex.
+//     When nothing is runnable it blocks in this thread's REACTOR until some fd is ready.
 //
-// Thread safety: spawn() and every waker may be called from any thread, at any time. run()
-// polls on the thread that calls it; one run() at a time. Futures are moved to that thread
-// (so they must be safe to move across threads: Rust's `Send`), polled and destroyed there.
+// That is all, and stage 10 shows what it leaves open, each with a test (see docs/09):
+//   - run() never returns: a loop with no way out but an exception;
+//   - an exception thrown by a poll leaves run() with it, and stops every task;
+//   - a wake from another thread only pushes onto the queue: if run() is asleep in
+//     epoll_wait, nothing ends the sleep;
+//   - every wake pushes the task again: a task woken twice is queued twice, polled twice, and
+//     a task woken after it finished is polled after it finished;
+//   - a finished future is never destroyed while a copy of its waker lives: the task -> future
+//     -> stored waker -> task cycle keeps it, and whatever it owns (fds, registrations);
+//   - a task that always wakes itself keeps the queue non-empty, so run() never reaches the
+//     reactor and tasks waiting for I/O starve.
 //
-// Lifetime: a task's waker points at its scheduler, so a Scheduler must outlive every copy of
-// its tasks' wakers (SCHEDULER, a global, does). A task still pending when the program ends
-// is never destroyed: only finishing breaks its task -> waker -> task cycle.
+// Thread safety: spawn() and every waker may be called from any thread (Rust's Send + Sync).
+// run() polls on the thread that calls it. Futures are moved to that thread (so they must be
+// safe to move across threads: Rust's `Send`), polled and destroyed there.
 #pragma once
 
 #include "future.hpp"
@@ -34,11 +33,9 @@
 #include "waker.hpp"
 
 #include <concepts>
-#include <cstddef>
 #include <deque>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <utility>
 
 class Scheduler {
@@ -47,64 +44,48 @@ public:
     Scheduler(const Scheduler&) = delete;
     Scheduler& operator=(const Scheduler&) = delete;
 
-    // Takes ownership of `future` and queues it as a new task; run() will poll it. Like
-    // spawning a thread, the caller gets nothing back: tasks return Unit, so no handle is
-    // needed to collect a result.
+    // Takes ownership of `future` and pushes it on the queue as a new task; run() will poll
+    // it. Like spawning a thread, the caller gets nothing back: tasks return Unit, so no
+    // handle is needed to collect a result.
     template <Future F>
         requires std::same_as<typename F::Output, Unit>
     void spawn(F future) {
-        spawn_erased(std::make_unique<ErasedFuture<F>>(std::move(future)));
+        auto task = std::make_shared<FutureTask<F>>(std::move(future));
+        std::lock_guard lock(mutex_);
+        runnable_.push_back(std::move(task));
     }
 
-    // Polls runnable tasks, and sleeps in this thread's REACTOR when there are none, until
-    // every task spawned so far (or while it runs) has finished. Throws std::logic_error if
-    // run() is already running (for instance when a task calls it).
+    // Pops and polls runnable tasks; when there are none, blocks in this thread's REACTOR
+    // until a registered fd is ready, then goes on. Never returns. An exception thrown by a
+    // poll leaves it (the article's panic, which unwinds through run() the same way).
     void run();
 
-    // While tasks stay runnable, run() looks at the reactor (epoll_wait with timeout 0) once
-    // it has polled this many tasks since its last look, not after every turn: a look is a
-    // system call, and a busy server would pay it for every small batch of tasks. tokio's
-    // current-thread scheduler uses the same number (its event_interval).
-    static constexpr std::size_t polls_between_io_checks = 61;
-
-    // Tasks spawned and not finished yet.
-    std::size_t live_tasks() const;
-
 private:
-    // Type erasure: the queue holds tasks of every future type, so each future is wrapped in
-    // an ErasedFuture<F> behind this small virtual interface. poll() is the one virtual call
-    // per poll; the future's own code stays statically typed.
-    struct AnyFuture {
-        virtual ~AnyFuture() = default;
-        virtual bool poll(const Waker& waker) = 0; // true once the future is done
+    // A task: a future behind a mutex (the article's Mutex<dyn Future>). The mutex is not
+    // really needed, since only run()'s thread polls; the article keeps it because Rust
+    // needs it to share the task between threads without `unsafe`, and so do we.
+    struct Task {
+        virtual ~Task() = default;
+        virtual void poll(const Waker& waker) = 0; // the output, Unit or "not yet", is dropped
+        std::mutex mutex;
     };
 
+    // Type erasure: the queue holds tasks of every future type, so each future is wrapped in
+    // a FutureTask<F> behind Task's small virtual interface (the article's `dyn Future`).
     template <class F>
-    struct ErasedFuture final : AnyFuture {
-        explicit ErasedFuture(F f) : future(std::move(f)) {}
-        bool poll(const Waker& waker) override { return future.poll(waker).has_value(); }
+    struct FutureTask final : Task {
+        explicit FutureTask(F f) : future(std::move(f)) {}
+        void poll(const Waker& waker) override { future.poll(waker); }
         F future;
     };
 
-    class Task; // scheduler.cpp
+    using SharedTask = std::shared_ptr<Task>;
 
-    void spawn_erased(std::unique_ptr<AnyFuture> future);
-    void wake(const std::shared_ptr<Task>& task);
-    void schedule(std::shared_ptr<Task> task);
-    void poll(const std::shared_ptr<Task>& task);
-    void finish(Task& task);
-
-    mutable std::mutex mutex_;                  // guards everything below
-    std::deque<std::shared_ptr<Task>> runnable_; // only scheduled tasks, each at most once
-    std::size_t live_ = 0;                       // spawned and not finished
-    bool running_ = false;                       // run() is in progress
-    bool sleeping_ = false;                      // run() is (about to be) blocked in wait(-1)
-    std::thread::id runner_;                     // the thread in run()
-    std::shared_ptr<Notifier> notifier_;         // that thread's reactor's notifier
+    std::mutex mutex_;
+    std::deque<SharedTask> runnable_; // the tasks to poll, in order; a task may be here twice
 };
 
 // The scheduler (the article's `static SCHEDULER`). A global, so that futures can spawn
 // tasks onto it from inside poll() without being handed a scheduler, and so that it outlives
-// every waker that points at it. Tests share it too, so each test must leave it empty: every
-// task it spawns finished by the time the test ends.
+// every waker that points at it.
 extern Scheduler SCHEDULER;

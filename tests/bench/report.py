@@ -201,7 +201,7 @@ def goal_lines(results):
     goal = [s for s in results.servers if s["kind"] == "stage" and GOAL_STAGES.match(s["name"])]
     lines = ["## The goal for the runtime servers", "",
              f"At {results.scenarios[main]['connections']} connections, each server on our "
-             f"runtime (stages 10–13) should spend at most 1.1× the server CPU per request "
+             f"runtime (stages 11–14) should spend at most 1.1× the server CPU per request "
              f"of stage 05, use no CPU when idle, and spend no more CPU per request than the "
              f"Asio peer. This run's medians:", ""]
     if not goal:

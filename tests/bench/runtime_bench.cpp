@@ -1,9 +1,9 @@
-// Micro-benchmarks of stage 09's runtime: what one spawn, and one wake -> poll, cost. (The
+// Micro-benchmarks of stage 10's runtime: what one spawn, and one wake -> poll, cost. (The
 // seed's two designs, scanning every task or queueing the runnable ones, are compared by
-// the stage's own chapters/09-scheduler/bench/scan_vs_queue.cpp.)
+// stage 09's own chapters/09-scheduler/bench/scan_vs_queue.cpp.)
 //
-// Compiled against chapters/09-scheduler's own headers and sources (tests/bench/meson.build),
-// so it measures exactly the runtime that stage teaches. Each benchmark prints one line,
+// Compiled against chapters/10-robust-scheduler's own headers and sources (see
+// tests/bench/meson.build), so it measures exactly the runtime that stage teaches. Each benchmark prints one line,
 //   BENCH {"name": ..., "about": ..., "ops": N, "ns_per_op": X}
 // which tests/bench/run collects (it runs this program once per round, and reports medians).
 // `--quick` runs a hundredth of the work, for the harness's smoke mode.

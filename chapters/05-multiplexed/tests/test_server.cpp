@@ -171,7 +171,7 @@ TEST_CASE("limit: Ctrl-C ends the server at once, dropping a request in flight")
     REQUIRE(status);
     CHECK(WIFSIGNALED(*status));
 
-    // The rest of the request arrives to nobody. Stage 12 stops accepting on Ctrl-C but lets
+    // The rest of the request arrives to nobody. Stage 13 stops accepting on Ctrl-C but lets
     // the requests under way finish first.
     client.send("\r\n");
     CHECK(client.read_to_end(5s) == "");

@@ -1,6 +1,7 @@
 // Reactor: fds and their wakers, edge-triggered wake-ups, removal, reused fd numbers, the
 // cross-thread notifier, and signals.
 #include "reactor.hpp"
+#include "registration.hpp"
 #include "socket_pair.hpp"
 #include "waker.hpp"
 #include "wakeup_probes.hpp"
@@ -177,6 +178,23 @@ TEST_CASE("edge-triggered: data left unread brings no new wake; new data does") 
     REACTOR.wait(0); // the write queued the event already
     CHECK(task.wakes() == 2);
     REACTOR.remove(reader.get());
+}
+
+TEST_CASE("a Registration removes its fd when it is destroyed, however its owner ends") {
+    LeavesReactorEmpty check;
+    auto [reader, writer] = pipe_pair();
+    CountingWaker task;
+    {
+        Registration registration(reader.get(), task.waker);
+        CHECK(REACTOR.registrations() == 1);
+        Registration moved = std::move(registration); // a future that owns it may be moved
+        CHECK(moved.fd() == reader.get());
+        CHECK(REACTOR.registrations() == 1);
+    } // destroyed: removed once, by the one that owned it last
+    CHECK(REACTOR.registrations() == 0);
+    write_byte(writer);
+    REACTOR.wait(0);
+    CHECK(task.wakes() == 0);
 }
 
 TEST_CASE("a waker may add and remove registrations while wait() calls it") {

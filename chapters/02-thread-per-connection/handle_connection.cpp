@@ -6,9 +6,11 @@
 void handle_connection(TcpStream connection, bool quiet) {
     http::RequestBuffer request;
 
-    // Read until the blank line that ends the request. The article reads into a fixed
-    // 1024-byte buffer too, but a bigger request would overflow it; ours stops when it is
-    // full and answers 431 instead.
+    // Read until the blank line that ends the request, into a fixed 1024-byte buffer as the
+    // article does. When the article's buffer is full, its next read gets an empty slice and
+    // returns 0, and it closes the connection without an answer; ours stops and answers 431.
+    // (The article's real hole is `read - 4` in its blank-line check: after a first read of
+    // fewer than 4 bytes it underflows, which panics in a debug build.)
     while (!request.complete() && !request.full()) {
         std::size_t n = connection.read(request.unfilled()).value(); // blocking: never "not now"
         if (n == 0) {

@@ -5,9 +5,11 @@
 // (8 MiB of address space by default on Linux), the time to create it, and the kernel's
 // time switching between all of them. Stage 03 bounds the threads with a pool.
 //
-// The main thread still blocks in accept, and nothing can interrupt it: there is no point
-// between two accepts where the server could notice Ctrl-C and stop accepting gracefully.
-// Ctrl-C kills the process, and with it every request still in flight (stage 13 fixes it).
+// No graceful stop: Ctrl-C kills the process, and with it every request still in flight.
+// The blocked accept is not the obstacle (shutdown() on the listener from another thread
+// makes it fail with EINVAL, and a signal handled without SA_RESTART makes it fail with
+// EINTR). The detached threads are: nothing knows which requests are in flight, so nothing
+// can refuse new connections and wait for those. Stage 13 keeps that count.
 #include "handle_connection.hpp"
 #include "log.hpp"
 #include "net.hpp"

@@ -6,9 +6,11 @@
 // nothing occupy every worker, and everyone queued behind them waits. Stage 04 serves many
 // connections on one thread by never blocking on any of them.
 //
-// The main thread still blocks in accept, and nothing can interrupt it: there is no point
-// between two accepts where the server could notice Ctrl-C and stop accepting gracefully.
-// Ctrl-C kills the process, and with it every request still in flight (stage 13 fixes it).
+// No graceful stop yet: Ctrl-C kills the process, and with it every request still in flight.
+// The blocked accept could be ended (shutdown() on the listener from another thread makes it
+// fail with EINVAL), and ~ThreadPool already waits for the queued jobs. What is missing is a
+// trigger, and a bound on the wait: a silent client holds its worker forever. Stage 13 has
+// both.
 #include "handle_connection.hpp"
 #include "log.hpp"
 #include "net.hpp"

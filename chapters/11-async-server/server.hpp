@@ -1,4 +1,4 @@
-// The server as two futures on the stage-09 runtime: Main accepts, Handler serves one
+// The server as two futures on the stage-10 runtime: Main accepts, Handler serves one
 // connection. main() spawns one Main on SCHEDULER and calls run(); Main spawns a Handler
 // for every connection it accepts. Neither ever blocks: when a socket says "would block",
 // the future leaves its waker with REACTOR (through a Registration) and returns "not yet".

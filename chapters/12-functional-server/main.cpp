@@ -2,7 +2,7 @@
 //
 // Stage 11 spawned Main, a state machine written by hand. serve() does the same work as a
 // chain of two steps (bind, then accept forever), and the handler it spawns for each
-// connection is a chain of four. The runtime underneath is stage 09's, unchanged.
+// connection is a chain of four. The runtime underneath is stage 10's, unchanged.
 //
 // Simplification: the server runs until it is killed. Ctrl-C ends it at once, dropping any
 // request in flight; stage 13 adds the combinators a graceful shutdown needs.

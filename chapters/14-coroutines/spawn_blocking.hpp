@@ -7,7 +7,7 @@
 // with its shared state `Arc<Mutex<(bool, Option<Waker>)>>`: the thread runs the work, then
 // sets `done` and wakes the waker the future left there; the future, when polled, either
 // sees `done` or leaves its waker. The wake comes from another thread, while the runtime is
-// probably asleep in epoll_wait: the stage-09 scheduler notices and ends that sleep (its
+// probably asleep in epoll_wait: the stage-10 scheduler notices and ends that sleep (its
 // reactor's Notifier). The article's runtime did not, and its wake would wait for an
 // unrelated socket event.
 //

@@ -26,7 +26,7 @@
 //   - A frame owns what it is awaiting: `co_await future` moves the future into an awaiter
 //     that lives in the frame, and `co_await task` moves the Task there. Destroying a
 //     suspended frame therefore destroys the awaited future (whose Registration leaves the
-//     reactor, stage 09) or the awaited Task, and every live local, exactly once.
+//     reactor, stage 08) or the awaited Task, and every live local, exactly once.
 //   - The Task that is polled (the top level: the one spawned, or inside a select) keeps the
 //     trampoline state (Driver) in its promise; the Tasks it awaits, however deep, share it.
 //

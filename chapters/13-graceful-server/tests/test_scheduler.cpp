@@ -613,7 +613,7 @@ TEST_CASE("hole: a wake from another thread while run() sleeps in epoll_wait is 
     });
     bool in_time = scenario.run(5s); // only the deadline's timer ends a sleep that nothing ended
     other.join();
-    CHECK(in_time);
+    CHECK_MESSAGE(in_time, "the woken task ran only when the 5 s deadline ended run()'s sleep");
     stash->clear();
 }
 
@@ -645,7 +645,7 @@ TEST_CASE("hole: a task spawned from another thread while run() sleeps is run at
     });
     bool in_time = scenario.run(5s);
     other.join();
-    CHECK(in_time);
+    CHECK_MESSAGE(in_time, "the spawned task ran only when the 5 s deadline ended run()'s sleep");
     stash->clear();
 }
 

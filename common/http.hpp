@@ -19,7 +19,8 @@ inline constexpr std::string_view response = "HTTP/1.1 200 OK\r\n"
                                              "\r\n"
                                              "Hello world!";
 
-// Sent instead when the request does not fit the buffer (the article would overflow it).
+// Sent instead when the request does not fit the buffer (the article's server, once the buffer
+// is full, reads into an empty slice, gets 0 and closes without a word).
 inline constexpr std::string_view too_large_response =
     "HTTP/1.1 431 Request Header Fields Too Large\r\n"
     "Content-Length: 0\r\n"
@@ -50,7 +51,7 @@ class RequestBuffer {
 };
 
 // What a server sends for a buffer that stopped filling: the 200 response for a complete
-// request, the 431 response for one that overflowed the buffer.
+// request, the 431 response for one that filled the buffer without ending.
 inline std::string_view response_for(const RequestBuffer& request) {
     return request.complete() ? response : too_large_response;
 }

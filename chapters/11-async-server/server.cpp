@@ -37,8 +37,8 @@ std::optional<Unit> Main::poll(const Waker& waker) {
         Registration registration(listener.fd(), waker);
         std::uint16_t port = listener.port();
         state_ = Accept{std::move(listener), std::move(registration)};
-        // Only now: the listener is in the epoll set, so a client that connects as soon as it
-        // reads this line is noticed.
+        // A client that connects as soon as it reads this line waits in the listen backlog
+        // until the accept loop below drains it, registered or not (stage 14 announces first).
         announce_listening(port);
     }
 

@@ -147,7 +147,7 @@ inline auto serve(ServerArgs args, std::shared_ptr<int> exit_status) {
         TcpListener listener = TcpListener::bind(port);
         listener.set_nonblocking();
         Registration registration(listener.fd(), waker);
-        announce_listening(listener.port()); // registered: a client may connect right away
+        announce_listening(listener.port()); // an early client waits in the listen backlog
         return Listening{std::move(listener), std::move(registration)};
     });
 

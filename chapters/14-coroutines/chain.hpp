@@ -56,8 +56,9 @@ public:
             T transition = std::move(first->transition);
             // Destroy the first future before the second one exists, so whatever it held (a
             // registration, a buffer) is released first. The article's `*self = Second {..}`
-            // drops it afterwards, which in C++ would let the old step's destructor undo
-            // something the new step just set up (say, a registration of the same fd).
+            // drops it afterwards, which would let the old step's destructor (a Rust `Drop`
+            // just as well) undo something the new step just set up (a registration of the
+            // same fd, say). The article's futures hold no such guard; ours do.
             state_.template emplace<Done>();
             // Called exactly once. If it throws, the chain stays Done and the exception goes
             // to whoever polled (the scheduler ends the task).

@@ -10,7 +10,7 @@
 // Simplifications: a task still watches only its one fd, for reading; one thread runs the
 // loop. Limit: a wake from another thread only adds the id to the set; if the loop is asleep
 // in epoll_wait, nothing tells it, and the task waits for some fd event. Stage 08's reactor
-// brings a notifier that can end the sleep; stage 09's Scheduler uses it.
+// brings a notifier that can end the sleep; stage 10's Scheduler uses it.
 #pragma once
 
 #include "error.hpp"

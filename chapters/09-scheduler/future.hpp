@@ -21,7 +21,7 @@ struct Unit {};
 // combinator that chains two futures) is a template, so every call of poll() is resolved at
 // compile time and futures nested inside futures cost no indirection and no allocation.
 // Where different futures must sit in one container (a scheduler's task list), the
-// scheduler erases their types itself, once, at spawn time (see SketchScheduler::spawn).
+// scheduler erases their types itself, once, at spawn time (see the scheduler's spawn).
 //
 // The waker is passed by const reference: a future that needs it later copies it (a copy
 // is the article's `waker.clone()`); most polls only look at it.

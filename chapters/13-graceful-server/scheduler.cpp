@@ -122,7 +122,7 @@ void Scheduler::poll(const std::shared_ptr<Task>& task) {
     if (!task->state.compare_exchange_strong(expected, Task::State::idle)) {
         // Notified: woken during its own poll. Queue it at the back; polling it again right
         // here would let one task run forever, or recurse into code that holds a lock.
-        task->state.store(Task::State::scheduled);
+        task->state.exchange(Task::State::scheduled); // reads the wake's write: see Task::state
         schedule(task);
     }
 }

@@ -22,8 +22,8 @@
 //   - run() returns when no task is left.
 //
 // Thread safety: spawn() and every waker may be called from any thread, at any time. run()
-// polls on the thread that calls it; one run() at a time. Futures are moved to that thread
-// (so they must be safe to move across threads: Rust's `Send`), polled and destroyed there.
+// polls on the thread that calls it. Futures are moved to that thread (so they must be safe
+// to move across threads: Rust's `Send`), polled and destroyed there. One run() at a time.
 //
 // Lifetime: a task's waker points at its scheduler, so a Scheduler must outlive every copy of
 // its tasks' wakers (SCHEDULER, a global, does). A task still pending when the program ends

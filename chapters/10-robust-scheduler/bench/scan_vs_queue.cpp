@@ -5,8 +5,9 @@
 // which is also one turn of the run loop.
 //
 // Not a test: nothing here asserts on a time. Run it with
-//   meson test -C build-release --benchmark --suite 09-scheduler -v
-// or directly: build-release/chapters/09-scheduler/scan-vs-queue [--quick]
+//   meson test -C build-release --benchmark --suite NN-stage -v
+// or directly: build-release/chapters/NN-stage/scan-vs-queue [--quick]
+// (NN-stage: 09-scheduler for the article's Scheduler, 10-robust-scheduler for stage 10's).
 // Each result is one line `BENCH {json}` (read by tests/bench/run) followed by a table.
 #include "future.hpp"
 #include "reactor.hpp"

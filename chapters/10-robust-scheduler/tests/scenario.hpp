@@ -1,5 +1,5 @@
-// Scenario: spawns a test's tasks on a Scheduler, runs it until they have all finished or a
-// deadline has passed, and says which came first.
+// Scenario: spawns a test's tasks on a Scheduler, runs it until they have all finished, and
+// says whether they did before a deadline.
 //
 // A Scenario adds one task of its own, the Stopper. Every task spawned through the scenario
 // wakes the Stopper when it finishes, and so does a timer at the deadline. Once every task
@@ -47,8 +47,8 @@ public:
         scheduler_.spawn(Tracked<F>{std::move(future), state_});
     }
 
-    // Runs the scheduler until every task spawned through spawn() has finished: true; or
-    // until `deadline` has passed first: false.
+    // Runs the scheduler until every task has finished. True if every task spawned through
+    // spawn() had finished by `deadline`.
     bool run(std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
         bool in_time = false;
         scheduler_.spawn(Stopper{state_, start_timer(deadline), {}, &in_time});

@@ -1,9 +1,11 @@
 // Scheduler: what the article's design does, and each of its holes, one test each.
 //
 // Tests named "hole: ..." show a hole of the article's scheduler. Stage 09 runs them as
-// expected failures (meson.build); stage 10 closes the holes, and there they pass. Every other
-// test passes in both. Each test has a Scheduler of its own and runs it through a Scenario
-// (scenario.hpp), since the article's run() never returns.
+// expected failures, each in a process of its own (meson.build, which lists them in the order
+// stage 10 closes them); stage 10 closes the holes, and there they pass. Every other test
+// passes in both. Each test has a Scheduler of its own and runs it through a Scenario
+// (scenario.hpp), since the article's run() never returns; the one that checks that run()
+// returns guards it with FailAfter instead.
 #include "future.hpp"
 #include "reactor.hpp"
 #include "registration.hpp"
@@ -498,7 +500,7 @@ TEST_CASE("limit: a poll that blocks the thread stalls every other task") {
     CHECK(got == '!');
 }
 
-// ---- The holes. Each test says which; stage 10 closes them in this order. -----------------
+// ---- The holes. Each test's name says which. --------------------------------------------
 
 TEST_CASE("hole: run() returns once no task is left") {
     Scheduler scheduler;
@@ -563,7 +565,7 @@ TEST_CASE("hole: an exception from a poll ends that task only") {
     {
         CaptureStderr capture;
         scenario.spawn(ReadyAfter{5, Lifetime(other)});
-        scheduler.spawn(ThrowOnSecondPoll{Lifetime(thrower)}); // not tracked: it never finishes
+        scheduler.spawn(ThrowOnSecondPoll{Lifetime(thrower)}); // not tracked: the run waits for `other`
         CHECK_NOTHROW(scenario.run()); // in the article, the exception leaves run()
         reported = capture.text();
     }
@@ -606,13 +608,14 @@ TEST_CASE("hole: a wake from another thread while run() sleeps in epoll_wait is 
     scenario.spawn(WaitForRaise{stash, Lifetime(counts)});
 
     pid_t runner = ::gettid();
-    std::thread other([stash, runner] {
-        if (testing::wait_until_blocked_in_epoll_wait(runner, 10s)) {
-            stash->raise(); // the article's waker only pushes the task: run() sleeps on
-        }
+    std::atomic<bool> saw_sleep{false};
+    std::thread other([stash, runner, &saw_sleep] {
+        saw_sleep = testing::wait_until_blocked_in_epoll_wait(runner, 10s);
+        stash->raise(); // the article's waker only pushes the task: run() sleeps on
     });
     bool in_time = scenario.run(5s); // only the deadline's timer ends a sleep that nothing ended
     other.join();
+    REQUIRE(saw_sleep);
     CHECK_MESSAGE(in_time, "the woken task ran only when the 5 s deadline ended run()'s sleep");
     stash->clear();
 }
@@ -638,13 +641,14 @@ TEST_CASE("hole: a task spawned from another thread while run() sleeps is run at
     scenario.spawn(WaitForRaise{stash, Lifetime(counts)});
 
     pid_t runner = ::gettid();
-    std::thread other([&scenario, stash, runner] {
-        if (testing::wait_until_blocked_in_epoll_wait(runner, 10s)) {
-            scenario.spawn(Raise{stash}); // the article's spawn only pushes it, too
-        }
+    std::atomic<bool> saw_sleep{false};
+    std::thread other([&scenario, stash, runner, &saw_sleep] {
+        saw_sleep = testing::wait_until_blocked_in_epoll_wait(runner, 10s);
+        scenario.spawn(Raise{stash}); // the article's spawn only pushes it, too
     });
     bool in_time = scenario.run(5s);
     other.join();
+    REQUIRE(saw_sleep);
     CHECK_MESSAGE(in_time, "the spawned task ran only when the 5 s deadline ended run()'s sleep");
     stash->clear();
 }

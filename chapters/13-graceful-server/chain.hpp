@@ -39,7 +39,7 @@ public:
     using Output = typename Future2::Output;
 
     Chain(Future1 future1, T transition)
-        : state_(std::in_place_type<First>, std::move(future1), std::move(transition)) {}
+        : state_(std::in_place_type<First>, First{std::move(future1), std::move(transition)}) {}
     // What the defaulted move constructor would do, written out: for deeply nested chains
     // GCC 12 reports a false -Wmaybe-uninitialized inside std::variant's own move (the
     // family of GCC bug 80635).
@@ -62,7 +62,8 @@ public:
             state_.template emplace<Done>();
             // Called exactly once. If it throws, the chain stays Done and the exception goes
             // to whoever polled (the scheduler ends the task).
-            state_.template emplace<Second>(std::invoke(std::move(transition), std::move(*output1)));
+            state_.template emplace<Second>(
+                Second{std::invoke(std::move(transition), std::move(*output1))});
         }
         if (auto* second = std::get_if<Second>(&state_)) {
             std::optional<Output> output = second->future2.poll(waker);

@@ -53,7 +53,8 @@ TEST_CASE("a Handler sleeps while its request is incomplete and the reactor wake
     // and left its waker with REACTOR, and only the socket becoming readable wakes it.
     pid_t runner = ::gettid();
     bool was_asleep = false;
-    std::thread client_thread([&, runner] {
+    // `&client = client`: clang before 16 cannot capture a structured binding by name.
+    std::thread client_thread([&, &client = client, runner] {
         was_asleep = testing::wait_until_blocked_in_epoll_wait(runner, 5s);
         testing::write_all(client, request.substr(10));
     });

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -43,12 +44,18 @@ ServerProcess::ServerProcess(const std::string& binary, ServerOptions options) {
     if (::pipe2(pipe_fds, O_CLOEXEC) < 0) {
         throw std::runtime_error("pipe2 failed");
     }
+    // stderr goes to an in-memory file, shown with a failing check only (last_output_lines):
+    // a server that logs every bad client would otherwise flood the test's own output.
+    stderr_fd_ = ::memfd_create("server-stderr", MFD_CLOEXEC);
     pid_ = ::fork();
     if (pid_ < 0) {
         throw std::runtime_error("fork failed");
     }
     if (pid_ == 0) { // child: only async-signal-safe calls until exec
         ::dup2(pipe_fds[1], STDOUT_FILENO);
+        if (stderr_fd_ >= 0) {
+            ::dup2(stderr_fd_, STDERR_FILENO);
+        }
         if (options.max_open_files) {
             rlimit limit{static_cast<rlim_t>(*options.max_open_files),
                          static_cast<rlim_t>(*options.max_open_files)};
@@ -64,8 +71,8 @@ ServerProcess::ServerProcess(const std::string& binary, ServerOptions options) {
     const std::string ready = "listening on http://127.0.0.1:";
     if (!wait_for_output(ready, options.startup_timeout)) {
         std::string message = binary + " did not print '" + ready +
-                              "PORT' in time (exec failed, or it exited early); output: " +
-                              output();
+                              "PORT' in time (exec failed, or it exited early). " +
+                              last_output_lines(20);
         stop(); // a constructor that throws gets no destructor call: clean up here
         throw std::runtime_error(message);
     }
@@ -83,6 +90,10 @@ void ServerProcess::stop() {
     }
     if (reader_.joinable()) {
         reader_.join(); // the pipe closes once the server is gone
+    }
+    if (stderr_fd_ >= 0) {
+        ::close(stderr_fd_);
+        stderr_fd_ = -1;
     }
     if (stdout_fd_ >= 0) {
         ::close(stdout_fd_);
@@ -118,6 +129,42 @@ bool ServerProcess::wait_for_output(const std::string& text, std::chrono::millis
 std::string ServerProcess::output() {
     std::lock_guard lock(mutex_);
     return output_;
+}
+
+namespace {
+// The last `count` lines of `text` (all of it if it has fewer), ending in a newline.
+std::string last_lines(const std::string& text, int count) {
+    std::size_t start = text.size();
+    if (start > 0 && text[start - 1] == '\n') {
+        --start; // the final newline ends the last line, it does not start one
+    }
+    for (int lines = 0; start > 0; --start) {
+        if (text[start - 1] == '\n' && ++lines == count) {
+            break;
+        }
+    }
+    std::string tail = text.substr(start);
+    if (!tail.empty() && tail.back() != '\n') {
+        tail += '\n';
+    }
+    return tail;
+}
+} // namespace
+
+std::string ServerProcess::last_output_lines(int count) {
+    std::string errors;
+    char buffer[4096];
+    for (off_t at = 0; stderr_fd_ >= 0;) {
+        ssize_t n = ::pread(stderr_fd_, buffer, sizeof buffer, at);
+        if (n <= 0) {
+            break;
+        }
+        errors.append(buffer, static_cast<std::size_t>(n));
+        at += n;
+    }
+    std::string out = output();
+    return "stdout:\n" + (out.empty() ? "(nothing)\n" : last_lines(out, count)) + "stderr:\n" +
+           (errors.empty() ? "(nothing)\n" : last_lines(errors, count));
 }
 
 bool ServerProcess::alive() {

@@ -52,12 +52,17 @@ class ServerProcess {
     bool wait_for_output(const std::string& text, std::chrono::milliseconds timeout);
     std::string output(); // everything printed on stdout so far
 
+    // The last `count` lines the server printed on stdout and on stderr, for a failing
+    // check's report. (Its stderr is kept for this only: it is not echoed to the test's.)
+    std::string last_output_lines(int count);
+
   private:
     void read_stdout();
     void stop(); // kills and reaps the process, joins the reader
 
     pid_t pid_ = -1;
     int stdout_fd_ = -1;
+    int stderr_fd_ = -1; // an in-memory file (memfd) that the server's stderr writes to
     std::uint16_t port_ = 0;
     bool reaped_ = false;
     int status_ = 0;

@@ -8,6 +8,7 @@
 
 #include "eventually.hpp"
 #include "http_client.hpp"
+#include "server_process.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -16,7 +17,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <optional>
+#include <ostream>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -33,32 +34,41 @@ inline constexpr std::string_view half_request = "GET / HTTP/1.1\r\nHost: 127.0.
 
 using testing::eventually;
 
-// One whole exchange, tried again until it succeeds or `timeout` passes. For a server that
-// is recovering (from running out of fds, say), where an early try may be refused or closed
-// without an answer. Returns the last answer (nullopt if none arrived).
-inline std::optional<std::string> fetch_until(std::uint16_t port, std::chrono::milliseconds timeout) {
+// One whole exchange, tried again until it brings an answer or `timeout` passes. For a
+// server that is recovering (from running out of fds, say), where an early try may be
+// refused or closed without an answer. Returns the last reply.
+inline testing::Reply fetch_until(std::uint16_t port, std::chrono::milliseconds timeout) {
     auto deadline = Clock::now() + timeout;
-    std::optional<std::string> answer;
+    testing::Reply reply{"", testing::Reply::End::timed_out, timeout};
     while (Clock::now() < deadline) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-        try {
-            answer = testing::fetch(port, testing::get_request, std::max(left, 1ms));
-        } catch (const std::runtime_error&) { // connect refused: try again
-            answer.reset();
+        reply = testing::fetch(port, testing::get_request, std::max(left, 1ms));
+        if (reply.ended() && !reply.bytes.empty()) {
+            return reply;
         }
-        if (answer && !answer->empty()) {
-            return answer;
-        }
-        std::this_thread::sleep_for(10ms); // closed without an answer: let the server catch up
-    }
-    return answer;
+        std::this_thread::sleep_for(10ms); // refused, or closed without an answer: let the
+    }                                      // server catch up
+    return reply;
 }
 
-// True if the server sends nothing and does not close `client` within `timeout`: it is
-// still waiting for the rest of the request.
-inline bool nothing_arrives(const testing::Client& client, std::chrono::milliseconds timeout) {
+// What the server under test printed (stdout and stderr, the last lines), for doctest to
+// show next to a failing check only: `INFO(output_of(server));` right after starting it.
+struct OutputOf {
+    testing::ServerProcess& server;
+};
+inline OutputOf output_of(testing::ServerProcess& server) { return {server}; }
+inline std::ostream& operator<<(std::ostream& out, const OutputOf& of) {
+    return out << "the server's output, last lines:\n" << of.server.last_output_lines(20);
+}
+
+// "nothing" if the server sends nothing and does not close `client` within `timeout` (it is
+// still waiting for the rest of the request); otherwise what it did, in words.
+inline std::string what_arrives(testing::Client& client, std::chrono::milliseconds timeout) {
     pollfd entry{client.fd(), POLLIN, 0};
-    return ::poll(&entry, 1, static_cast<int>(timeout.count())) == 0;
+    if (::poll(&entry, 1, static_cast<int>(timeout.count())) == 0) {
+        return "nothing";
+    }
+    return testing::describe(client.read_to_end(1s));
 }
 
 // Bytes from a fixed-seed generator (the same garbage on every run), with every '\r'

@@ -27,6 +27,7 @@ std::chrono::milliseconds cpu_used_over(testing::ServerProcess& server, std::chr
 TEST_CASE("fd exhaustion") {
     testing::raise_fd_limit(); // to outlast a server started with a small limit
     testing::ServerProcess server({.max_open_files = 64});
+    INFO(output_of(server));
     REQUIRE(testing::fetch(server.port(), testing::get_request, 2s) == http::response);
 
     std::vector<testing::Client> idle;
@@ -54,6 +55,7 @@ TEST_CASE("fd exhaustion") {
 // blocked in accept, or in epoll_wait. A busy loop (stage 04) burns a whole core instead.
 TEST_CASE("idle server uses no CPU") {
     testing::ServerProcess server;
+    INFO(output_of(server));
     REQUIRE(testing::fetch(server.port(), testing::get_request, 2s) == http::response);
     auto used = cpu_used_over(server, 500ms);
     INFO("CPU time over 500 ms of wall time: ", used.count(), " ms");
@@ -66,6 +68,7 @@ TEST_CASE("idle server uses no CPU") {
 // waiting.
 TEST_CASE("server waiting for a slow client uses no CPU") {
     testing::ServerProcess server;
+    INFO(output_of(server));
     REQUIRE(testing::fetch(server.port(), testing::get_request, 2s) == http::response);
     testing::Client slow(server.port());
     REQUIRE(slow.send(half_request));

@@ -13,6 +13,7 @@ using namespace behaviour;
 // limit of the blocking server (stage 01): it waits on the silent client forever.
 TEST_CASE("stalled client") {
     testing::ServerProcess server;
+    INFO(output_of(server));
     testing::Client stalled(server.port()); // connects first, then says nothing
     CHECK(testing::fetch(server.port(), testing::get_request, 2s) == http::response);
 }
@@ -22,6 +23,7 @@ TEST_CASE("stalled client") {
 // stays silent, and the next client waits in the queue behind them.
 TEST_CASE("many stalled clients") {
     testing::ServerProcess server;
+    INFO(output_of(server));
     std::vector<testing::Client> stalled;
     for (int i = 0; i < 16; ++i) {
         stalled.emplace_back(server.port());
@@ -34,6 +36,7 @@ TEST_CASE("many stalled clients") {
 // of them leave it with as many open fds as before.
 TEST_CASE("early close") {
     testing::ServerProcess server;
+    INFO(output_of(server));
     REQUIRE(testing::fetch(server.port(), testing::get_request, 2s) == http::response);
     // Counted after one request, so that anything a server opens on its first connection
     // (a thread, an eventfd) is part of the baseline.

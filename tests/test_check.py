@@ -41,7 +41,7 @@ class CheckTest(unittest.TestCase):
 
     def test_reports_say_what_happened_in_words(self):
         expected = {
-            "bare-newlines": r'"HTTP/1.1 200 OK\nContent-Length: 12\nConnection: close\n\nHello world!", then closed',
+            "bare-newlines": r'"HTTP/1.1 200 OK\nContent-Length: 12\nConnection: close\n\nHello world!", then ',
             "silent": "closed without answering",
             "hang": "timed out after 2000 ms",
             "reset": "reset without answering",

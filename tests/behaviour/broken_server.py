@@ -7,7 +7,7 @@ every connection wrongly, as BROKEN says:
   silent         closes without answering
   hang           reads the request, then answers nothing for 3 s
   reset          resets the connection instead of answering
-  refuse         announces a port, then closes its listener
+  refuse         closes its listener, then announces its port
 """
 import os
 import socket
@@ -19,11 +19,13 @@ mode = os.environ.get("BROKEN", "bare-newlines")
 listener = socket.socket()
 listener.bind(("127.0.0.1", 0))
 listener.listen(128)
-print(f"listening on http://127.0.0.1:{listener.getsockname()[1]}", flush=True)
+port = listener.getsockname()[1]
 if mode == "refuse":
-    listener.close()
+    listener.close()  # before the announcement: a client that came earlier would be reset
+    print(f"listening on http://127.0.0.1:{port}", flush=True)
     time.sleep(30)
     sys.exit(0)
+print(f"listening on http://127.0.0.1:{port}", flush=True)
 while True:
     connection, _ = listener.accept()
     connection.recv(1024)

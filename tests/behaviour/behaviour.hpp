@@ -19,7 +19,6 @@
 #include <cstdint>
 #include <ostream>
 #include <random>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>

@@ -13,10 +13,12 @@ Meson subproject of a scratch project under build-scratch/LABEL/ (git ignores it
 
 A copy keeps its stage's directory name, so its meson.build names its suite and its server's
 banner exactly as the stage does. Each subproject's tests are selected as `COPY:SUITE`.
+SCRATCH_DIR puts the labels elsewhere than build-scratch/ (the workbook's own tests do).
 Files are rewritten only when they change, so a second build compiles only what changed.
 Compiled without optimization: these builds are for checking, and build fast that way.
 """
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -190,7 +192,7 @@ def copy_meson(copy):
 
 def build(label, copies, quiet=True):
     """Writes the scratch project for `copies` and compiles it. Returns its build directory."""
-    top = ROOT / f"build-scratch/{label}"
+    top = Path(os.environ.get("SCRATCH_DIR", ROOT / "build-scratch")) / label
     src, out = top / "src", top / "out"
     options = (ROOT / "meson_options.txt").read_bytes()
     common = read_tree(ROOT / "common")
@@ -269,10 +271,14 @@ def run_tests(out, selections, extra=()):
     return results
 
 
-def report(output, limit=40):
-    """The part of doctest's output a reader needs: the failed checks, not the banners."""
+def report(output, limit=40, test_cases=False):
+    """The part of doctest's output a reader needs: the failed checks, not the banners (with
+    `test_cases`, the name of each failing test case above its checks)."""
     keep = []
     for line in output.splitlines():
+        if "TEST CASE:" in line and test_cases:
+            keep.append("in \"" + line.split("TEST CASE:", 1)[1].strip() + "\":")
+            continue
         if not line.strip() or line.startswith(("[doctest]", "=====")) or "TEST CASE:" in line:
             continue
         if line.endswith(":") and ".cpp:" in line and " " not in line.strip():

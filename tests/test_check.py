@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Tests of tests/check: it knows a stage's limits, and it says in words what went wrong.
 
-Usage: test_check.py BUILD_DIR (Meson passes it; the build must have stage 01's server and
-the behaviour binary).
+Usage: test_check.py BUILD_DIR [CheckTest|CopyTest] (Meson passes the build directory; it must
+have stage 01's server and the behaviour binary). CopyTest checks copies of stage 01's
+sources, as a reader's copy would be checked: each builds them in BUILD_DIR/scratch/.
 """
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 from pathlib import Path
 
@@ -16,13 +19,24 @@ STAGE_01 = BUILD / "chapters" / "01-blocking-server" / "server"
 BROKEN = ROOT / "tests" / "behaviour" / "broken_server.py"
 
 
-def check(*args, broken=None):
-    env = dict(os.environ, BUILD_DIR=str(BUILD))
+def check(*args, broken=None, timeout=120):
+    env = dict(os.environ, BUILD_DIR=str(BUILD), SCRATCH_DIR=str(BUILD / "scratch"))
     if broken:
         env["BROKEN"] = broken
     done = subprocess.run([str(ROOT / "tests" / "check"), "--no-build", *map(str, args)],
-                          capture_output=True, text=True, env=env, timeout=120)
+                          capture_output=True, text=True, env=env, timeout=timeout)
     return done.returncode, done.stdout + done.stderr
+
+
+def copy_of_stage_01(directory, replace=None):
+    """Stage 01's sources in `directory`, with `replace` {file: (old, new)} applied."""
+    for source in (ROOT / "chapters" / "01-blocking-server").glob("*.[ch]pp"):
+        shutil.copy(source, directory)
+    for name, (old, new) in (replace or {}).items():
+        text = (Path(directory) / name).read_text()
+        assert old in text, f"{old!r} is not in {name}"
+        (Path(directory) / name).write_text(text.replace(old, new))
+    return directory
 
 
 class CheckTest(unittest.TestCase):
@@ -60,6 +74,50 @@ class CheckTest(unittest.TestCase):
         status, output = check("99", STAGE_01)
         self.assertNotEqual(status, 0)
         self.assertIn("01-blocking-server", output)
+
+
+class CopyTest(unittest.TestCase):
+    """A directory of sources is built with the stage's own tests; the report names the test
+    that failed and what it expected, in words."""
+
+    def check_copy(self, replace=None):
+        with tempfile.TemporaryDirectory() as directory:
+            return check("01", copy_of_stage_01(directory, replace), timeout=600)
+
+    def test_an_unmodified_copy_passes_as_its_stage(self):
+        status, output = self.check_copy()
+        self.assertEqual(status, 0, output)
+        self.assertIn("ok       01-blocking-server", output)  # the stage's own tests
+        self.assertIn("ok       stalled client  (it fails: this stage's limit)", output)
+
+    def test_a_copy_that_reads_only_once_is_told_which_test_fails(self):
+        status, output = self.check_copy({"handle_connection.cpp": (
+            "while (!request.complete() && !request.full()) {",
+            "if (!request.complete() && !request.full()) {")})
+        self.assertEqual(status, 1, output)
+        self.assertIn("FAILED   01-blocking-server", output)  # the stage's own tests...
+        self.assertIn('in "handle_connection', output)         # ...name the failing case
+        self.assertIn("FAILED   exact response bytes", output)
+        self.assertIn(r'"HTTP/1.1 431 Request Header Fields Too Large\r\n', output)
+        self.assertNotIn("{?}", output)
+
+    def test_a_copy_that_answers_late_is_told_it_timed_out(self):
+        status, output = self.check_copy({"handle_connection.cpp": (
+            "    connection.write_all(response);",
+            "    std::this_thread::sleep_for(std::chrono::milliseconds(300));\n"
+            "    connection.write_all(response);"), "handle_connection.hpp": (
+            "#pragma once", "#pragma once\n#include <chrono>\n#include <thread>")})
+        self.assertEqual(status, 1, output)
+        self.assertIn("FAILED   concurrent clients", output)
+        self.assertIn("timed out after", output)
+        self.assertNotIn("{?}", output)
+
+    def test_a_copy_that_does_not_compile_gets_the_compiler_errors(self):
+        status, output = self.check_copy({"handle_connection.cpp": (
+            "http::RequestBuffer request;", "http::RequestBuffer request")})
+        self.assertEqual(status, 1, output)
+        self.assertIn("does not build as 01-blocking-server", output)
+        self.assertIn("error:", output)
 
 
 if __name__ == "__main__":

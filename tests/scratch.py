@@ -242,10 +242,11 @@ class BuildFailed(Exception):
     """The copy did not compile; the message is the compiler's output."""
 
     def errors(self, limit=40):
-        lines = [line for line in str(self).splitlines()
-                 if "error" in line or line.startswith((" ", "In file"))
-                 and not line.startswith("[")]
-        return "\n".join("    " + line for line in lines[:limit])
+        output = str(self).splitlines()
+        lines = [line for line in output
+                 if ("error" in line or line.startswith((" ", "In file")))
+                 and not line.startswith(("[", "FAILED:", "ninja"))]
+        return "\n".join("    " + line for line in (lines or output[-limit:])[:limit])
 
 
 def run_tests(out, selections, extra=()):

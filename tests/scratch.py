@@ -244,7 +244,7 @@ class BuildFailed(Exception):
     def errors(self, limit=40):
         output = str(self).splitlines()
         lines = [line for line in output
-                 if ("error" in line or line.startswith((" ", "In file")))
+                 if ("error" in line.lower() or line.startswith((" ", "In file")))
                  and not line.startswith(("[", "FAILED:", "ninja"))]
         return "\n".join("    " + line for line in (lines or output[-limit:])[:limit])
 

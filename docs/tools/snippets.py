@@ -6,7 +6,8 @@ writes what follows it, up to `<!-- end -->`:
 
   <!-- code: chapters/05-multiplexed/main.cpp add -->
       a function, a type (class or struct) or a member (`Connection::advance`), by name,
-      with the comment above it, as it is in the source
+      with the comment above it, as it is in the source; also a constant by name, and a
+      doctest test case by its name in quotes: <!-- code: PATH "the test's name" -->
   <!-- diff: 05-multiplexed main.cpp main -->
       the hunks of the stage's stored diff (docs/diffs/05-multiplexed.diff) for that file that
       touch that function or type; without a name, all of the file's hunks
@@ -23,6 +24,7 @@ Python 3 standard library only.
 import argparse
 import difflib
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -102,8 +104,33 @@ def find_function(lines, name, within=(0, None)):
     return None
 
 
+def find_test_case(lines, name):
+    needle = f'TEST_CASE("{name}")'
+    for index, line in enumerate(lines):
+        if needle in line:
+            return "test case", index, block_end(lines, index)
+    return None
+
+
+def find_constant(lines, name):
+    pattern = re.compile(rf"^\s*(?:static\s+|inline\s+)*(?:constexpr|const)\b.*\b{re.escape(name)}\s*(?:=|\{{)")
+    for index, line in enumerate(lines):
+        if pattern.match(line):
+            end = index
+            while not strip_literals(lines[end]).rstrip().endswith(";"):
+                end += 1
+            return "constant", index, end
+    return None
+
+
 def find_symbol(lines, symbol):
-    """(what it is, first line, last line) of `symbol` in `lines`."""
+    """(what it is, first line, last line) of `symbol` in `lines`: a type, a function, a
+    member (`Type::member`), a constant, or a doctest TEST_CASE by its quoted name."""
+    if " " in symbol:
+        found = find_test_case(lines, symbol)
+        if found:
+            return found
+        raise SnippetError(f'no TEST_CASE("{symbol}")')
     if "::" in symbol:
         owner, member = symbol.rsplit("::", 1)
         found = find_function(lines, symbol)
@@ -124,6 +151,9 @@ def find_symbol(lines, symbol):
     found = find_function(lines, symbol)
     if found:
         return "function", *found
+    found = find_constant(lines, symbol)
+    if found:
+        return found
     raise SnippetError(f"no definition of {symbol}")
 
 
@@ -133,7 +163,7 @@ def language(path):
 
 
 def code_snippet(arguments):
-    parts = arguments.split()
+    parts = shlex.split(arguments)
     if len(parts) != 2:
         raise SnippetError("code: wants a path and a name")
     path, symbol = parts
@@ -171,7 +201,7 @@ def stage_diff_files(stage):
 
 
 def diff_snippet(arguments):
-    parts = arguments.split()
+    parts = shlex.split(arguments)
     if len(parts) not in (2, 3):
         raise SnippetError("diff: wants a stage, a path and maybe a name")
     stage, path = parts[0], parts[1]

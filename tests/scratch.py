@@ -170,6 +170,7 @@ def copy_meson(copy):
              "common_dep = common.get_variable('common_dep')",
              "testing_dep = common.get_variable('testing_dep')",
              "registered_cases = common.get_variable('registered_cases')",
+             "check_demo = common.get_variable('check_demo')",
              "stage_servers = {}",
              f"subdir('{copy.stage}')",
              f"server = stage_servers['{copy.stage}']"]

@@ -75,7 +75,7 @@ def is_definition(lines, index, match_end):
 
 
 def with_comment_above(lines, start):
-    while start > 0 and lines[start - 1].strip().startswith(("//", "template")):
+    while start > 0 and lines[start - 1].strip().startswith(("//", "template", "requires")):
         start -= 1
     return start
 
@@ -138,12 +138,12 @@ def find_symbol(lines, symbol):
             return "function", *found
         outer = find_type(lines, owner)
         if outer:
+            inner = find_type(lines, member, (outer[1] + 1, outer[2]))
+            if inner:
+                return inner  # a nested type (before its constructor, which has its name)
             found = find_function(lines, member, (outer[1] + 1, outer[2]))
             if found:
                 return "function", *found
-            inner = find_type(lines, member, (outer[1] + 1, outer[2]))
-            if inner:
-                return inner
         raise SnippetError(f"no definition of {symbol}")
     found = find_type(lines, symbol)
     if found:

@@ -81,11 +81,17 @@ def with_comment_above(lines, start):
 
 
 def find_type(lines, name, within=(0, None)):
-    pattern = re.compile(rf"^\s*(?:template\s*<.*>\s*)?(class|struct)\s+{re.escape(name)}\b")
+    """A class, struct or enum (`name` may be qualified, for one defined out of its class),
+    or a concept."""
+    pattern = re.compile(rf"^\s*(?:template\s*<.*>\s*)?(class|struct|enum class|enum)\s+"
+                         rf"{re.escape(name)}\b(?!::)")
+    concept = re.compile(rf"^\s*concept\s+{re.escape(name)}\b")
     for index in range(within[0], within[1] or len(lines)):
         match = pattern.match(lines[index])
         if match and is_definition(lines, index, match.end()):
             return match.group(1), index, block_end(lines, index)
+        if concept.match(lines[index]):
+            return "concept", index, block_end(lines, index)
     return None
 
 
@@ -133,6 +139,9 @@ def find_symbol(lines, symbol):
         raise SnippetError(f'no TEST_CASE("{symbol}")')
     if "::" in symbol:
         owner, member = symbol.rsplit("::", 1)
+        found = find_type(lines, symbol)  # class Scheduler::Task { ... }, out of its class
+        if found:
+            return found
         found = find_function(lines, symbol)
         if found:
             return "function", *found

@@ -112,6 +112,28 @@ class CopyTest(unittest.TestCase):
         self.assertIn("timed out after", output)
         self.assertNotIn("{?}", output)
 
+    def test_a_copy_without_content_length_is_shown_the_bytes_it_sent(self):
+        status, output = self.check_copy({"handle_connection.cpp": (
+            "std::string_view response = http::response_for(request);",
+            'std::string_view response = request.complete() ? std::string_view('
+            '"HTTP/1.1 200 OK\\r\\nConnection: close\\r\\n\\r\\nHello world!") '
+            ': http::response_for(request);')})
+        self.assertEqual(status, 1, output)
+        self.assertIn("FAILED   exact response bytes", output)
+        self.assertIn(r'"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nHello world!", then closed',
+                      output)
+        self.assertNotIn("{?}", output)
+
+    def test_a_copy_that_dies_on_a_reset_is_told_what_its_clients_saw(self):
+        status, output = self.check_copy({"main.cpp": (
+            'std::fprintf(stderr, "connection failed: %s\\n", error.what());',
+            'std::fprintf(stderr, "connection failed: %s\\n", error.what());\n'
+            '                std::abort();')})
+        self.assertEqual(status, 1, output)
+        self.assertIn("FAILED   reset storm", output)
+        self.assertRegex(output, "connection refused|reset without answering")
+        self.assertNotIn("{?}", output)
+
     def test_a_copy_that_does_not_compile_gets_the_compiler_errors(self):
         status, output = self.check_copy({"handle_connection.cpp": (
             "http::RequestBuffer request;", "http::RequestBuffer request")})

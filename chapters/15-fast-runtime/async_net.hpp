@@ -1,0 +1,87 @@
+// Async<T>: a socket that a coroutine can co_await on, and the three futures the server needs
+// from it: accept, read and write_all.
+//
+// Stage 13 wrote each socket step as a poll_fn by hand: try the call, and on "would block"
+// make sure REACTOR will wake the task. Here that pattern is written once. Async<T> owns a
+// TcpListener or TcpStream, set non-blocking, and its Registration with this thread's
+// REACTOR; until_ready(attempt) is the future that repeats one non-blocking call until it
+// stops saying "would block". smol, a small Rust runtime, has the same type under the same
+// name (`Async<T>` and its `read_with`).
+//
+// Registration happens on the first "would block", with the waker of that poll, and lasts as
+// long as the Async: the socket is registered once, edge-triggered (see reactor.hpp), however
+// many times it is awaited. Every later poll comes from the same task, whose waker never
+// changes (the Scheduler makes one per task), so the waker need not be replaced. Declared
+// after the socket, the registration is removed before the socket is closed.
+//
+// The futures borrow the Async (they hold a pointer to it). That is safe in the way they are
+// used: `co_await read(connection, buffer)` in the coroutine that owns `connection`. The
+// future lives in that coroutine's frame, next to the Async, and is destroyed before the
+// coroutine can go on, let alone end. This is what a Rust `async fn` does with
+// `stream.read(&mut buf).await`, and what stage 12's poll_fn could not do: a future spawned
+// on its own must own everything it touches.
+#pragma once
+
+#include "future.hpp"
+#include "net.hpp"
+#include "poll_fn.hpp"
+#include "registration.hpp"
+#include "waker.hpp"
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <utility>
+
+template <class T>
+class Async {
+  public:
+    explicit Async(T socket) : socket_(std::move(socket)) { socket_.set_nonblocking(); }
+
+    T& get() { return socket_; }
+
+    // A future that calls `attempt(socket)` on each poll until it returns a value (its
+    // output); std::nullopt from it means "would block". Errors it throws come out of poll(),
+    // and so out of the co_await.
+    template <class Attempt>
+    auto until_ready(Attempt attempt) {
+        return poll_fn([this, attempt = std::move(attempt)](const Waker& waker) mutable {
+            auto result = attempt(socket_);
+            if (!result && !registration_) {
+                // Would block, for the first time: from now on REACTOR wakes this task
+                // whenever the socket becomes ready.
+                registration_.emplace(socket_.fd(), waker);
+            }
+            return result;
+        });
+    }
+
+  private:
+    T socket_;
+    std::optional<Registration> registration_; // after socket_: removed before it is closed
+};
+
+// A future of the next connection (a TcpStream, blocking until it is wrapped in an Async).
+inline auto accept(Async<TcpListener>& listener) {
+    return listener.until_ready([](TcpListener& socket) { return socket.accept(); });
+}
+
+// A future of the number of bytes read into `buffer`; 0 means the peer closed its side.
+inline auto read(Async<TcpStream>& stream, std::span<char> buffer) {
+    return stream.until_ready([buffer](TcpStream& socket) { return socket.read(buffer); });
+}
+
+// A future that is ready once all of `bytes` is written. `bytes` must outlive it.
+inline auto write_all(Async<TcpStream>& stream, std::string_view bytes) {
+    return stream.until_ready([bytes](TcpStream& socket) mutable -> std::optional<Unit> {
+        while (!bytes.empty()) {
+            std::optional<std::size_t> n = socket.write(bytes);
+            if (!n) {
+                return std::nullopt; // the send buffer is full; `bytes` remembers where we are
+            }
+            bytes.remove_prefix(*n);
+        }
+        return Unit{};
+    });
+}

@@ -7,6 +7,13 @@
 // write the exact response bytes, close. One io_context run by one thread, like stage 05
 // and like our runtime, so "CPU per request" compares designs, not thread counts.
 //
+// `--keep-alive` serves HTTP/1.1 persistent connections instead, for tests/bench/run's
+// keep-alive cells: each request gets `HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nHello
+// world!` and the connection stays open; pipelined requests are answered in order (the answers
+// to every request already read go out in one write); a request with `Connection: close` (or an
+// HTTP/1.0 one) gets the usual close response, then the connection closes; one that has sent
+// nothing for 5 s is closed. The tokio peer (tests/bench/tokio/) does the same.
+//
 // Simplification: if accept fails for lack of file descriptors, the peer logs the error and
 // tries again at once, without the reserve-fd trick of common/net.cpp. The benchmark never
 // runs it out of descriptors.
@@ -17,9 +24,17 @@
 
 #include <asio.hpp>
 
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace {
 
@@ -83,25 +98,208 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool quiet_;
 };
 
-// Accepts forever: each accepted socket becomes a Connection, then the next accept is queued.
-void accept(asio::ip::tcp::acceptor& acceptor, bool quiet) {
-    acceptor.async_accept([&acceptor, quiet](std::error_code error, asio::ip::tcp::socket socket) {
-        if (error) {
-            std::fprintf(stderr, "accept failed: %s\n", error.message().c_str());
-        } else {
-            std::make_shared<Connection>(std::move(socket), quiet)->start();
+// --- --keep-alive -------------------------------------------------------------------------
+
+constexpr std::string_view keep_alive_response = "HTTP/1.1 200 OK\r\n"
+                                                 "Content-Length: 12\r\n"
+                                                 "\r\n"
+                                                 "Hello world!";
+constexpr auto idle_timeout = std::chrono::seconds(5);
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
+
+// Whether the client asks to close after this request: `Connection: close`, or HTTP/1.0.
+bool wants_close(std::string_view request) {
+    std::size_t end = request.find('\n');
+    if (trim(request.substr(0, end)).ends_with("HTTP/1.0")) {
+        return true;
+    }
+    while (end != std::string_view::npos) {
+        std::size_t start = end + 1;
+        end = request.find('\n', start);
+        std::string_view line = request.substr(start, end - start);
+        std::size_t colon = line.find(':');
+        if (colon == std::string_view::npos ||
+            !equals_ignoring_case(trim(line.substr(0, colon)), "connection")) {
+            continue;
         }
-        accept(acceptor, quiet);
-    });
+        std::string_view tokens = line.substr(colon + 1);
+        while (!tokens.empty()) {
+            std::size_t comma = tokens.find(',');
+            if (equals_ignoring_case(trim(tokens.substr(0, comma)), "close")) {
+                return true;
+            }
+            tokens = comma == std::string_view::npos ? "" : tokens.substr(comma + 1);
+        }
+    }
+    return false;
+}
+
+// KeepAliveConnection: like Connection, but it answers request after request. Its buffer
+// holds at most 1024 bytes of requests not answered yet; a request that fills it alone gets
+// 431. The idle deadline is the usual Asio idiom (its timeouts examples): one timer per
+// connection, and each read only moves `deadline_`; when the timer fires early, it waits
+// again for the deadline as it is now.
+class KeepAliveConnection : public std::enable_shared_from_this<KeepAliveConnection> {
+  public:
+    KeepAliveConnection(asio::ip::tcp::socket socket, bool quiet)
+        : socket_(std::move(socket)), timer_(socket_.get_executor()), quiet_(quiet) {}
+
+    void start() {
+        deadline_ = std::chrono::steady_clock::now() + idle_timeout;
+        wait_for_deadline();
+        read();
+    }
+
+  private:
+    void wait_for_deadline() {
+        timer_.expires_at(deadline_);
+        timer_.async_wait([self = shared_from_this()](std::error_code error) {
+            if (error || !self->socket_.is_open()) {
+                return; // cancelled: the connection is closing
+            }
+            if (std::chrono::steady_clock::now() >= self->deadline_) {
+                std::error_code ignored;
+                self->socket_.close(ignored); // the pending read ends with operation_aborted
+            } else {
+                self->wait_for_deadline();
+            }
+        });
+    }
+
+    void read() {
+        deadline_ = std::chrono::steady_clock::now() + idle_timeout;
+        socket_.async_read_some(asio::buffer(buffer_.data() + size_, buffer_.size() - size_),
+                                [self = shared_from_this()](std::error_code error, std::size_t n) {
+                                    self->on_read(error, n);
+                                });
+    }
+
+    void on_read(std::error_code error, std::size_t n) {
+        if (error) {
+            if (error != asio::error::eof && error != asio::error::operation_aborted) {
+                std::fprintf(stderr, "connection failed: %s\n", error.message().c_str());
+            }
+            return close();
+        }
+        size_ += n;
+        respond();
+    }
+
+    // Answers every complete request in the buffer, in order, in one write; reads if none.
+    void respond() {
+        std::string_view unanswered(buffer_.data(), size_);
+        std::size_t used = 0;
+        bool closing = false;
+        for (std::size_t end; !closing && (end = unanswered.find("\r\n\r\n", used)) !=
+                                               std::string_view::npos;) {
+            std::string_view request = unanswered.substr(used, end + 4 - used);
+            closing = wants_close(request);
+            std::string_view response = closing ? http::response : keep_alive_response;
+            out_.append(response);
+            log_request(quiet_, request.substr(0, request.find('\r')), response);
+            used = end + 4;
+        }
+        if (!closing && used == 0 && size_ == buffer_.size()) {
+            out_.append(http::too_large_response);
+            log_request(quiet_, unanswered.substr(0, unanswered.find('\r')),
+                        http::too_large_response);
+            closing = true;
+        }
+        std::memmove(buffer_.data(), buffer_.data() + used, size_ - used);
+        size_ -= used;
+        if (out_.empty()) {
+            return read();
+        }
+        asio::async_write(socket_, asio::buffer(out_),
+                          [self = shared_from_this(), closing](std::error_code error, std::size_t) {
+                              self->on_written(error, closing);
+                          });
+    }
+
+    void on_written(std::error_code error, bool closing) {
+        out_.clear();
+        if (error) {
+            std::fprintf(stderr, "connection failed: %s\n", error.message().c_str());
+            return close();
+        }
+        if (closing) {
+            return close();
+        }
+        read();
+    }
+
+    void close() {
+        std::error_code ignored;
+        timer_.cancel();
+        socket_.close(ignored);
+    }
+
+    asio::ip::tcp::socket socket_;
+    asio::steady_timer timer_;
+    std::chrono::steady_clock::time_point deadline_;
+    std::array<char, http::RequestBuffer::capacity> buffer_{};
+    std::size_t size_ = 0;
+    std::string out_;
+    bool quiet_;
+};
+
+// Accepts forever: each accepted socket becomes a Connection, then the next accept is queued.
+void accept(asio::ip::tcp::acceptor& acceptor, bool quiet, bool keep_alive) {
+    acceptor.async_accept(
+        [&acceptor, quiet, keep_alive](std::error_code error, asio::ip::tcp::socket socket) {
+            if (error) {
+                std::fprintf(stderr, "accept failed: %s\n", error.message().c_str());
+            } else if (keep_alive) {
+                std::make_shared<KeepAliveConnection>(std::move(socket), quiet)->start();
+            } else {
+                std::make_shared<Connection>(std::move(socket), quiet)->start();
+            }
+            accept(acceptor, quiet, keep_alive);
+        });
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
     ignore_sigpipe();
-    ServerArgs args = server_args_or_exit(
-        argc, argv,
-        {"asio-peer", "the benchmark's peer: standalone Asio, one io_context on one thread"});
+    ServerInfo info{"asio-peer",
+                    "the benchmark's peer: standalone Asio, one io_context on one thread"};
+    // --keep-alive is this peer's own option: taken out before the shared parser sees the rest.
+    bool keep_alive = false;
+    std::vector<char*> rest{argv[0]};
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--keep-alive") {
+            keep_alive = true;
+        } else if (arg == "--help" || arg == "-h") {
+            std::string usage = server_usage(info);
+            usage.insert(usage.find(" [--help]"), " [--keep-alive]");
+            usage.insert(usage.find("  --help, -h"),
+                         "  --keep-alive   keep connections open (HTTP/1.1), close those idle "
+                         "for 5 s\n");
+            std::fputs(usage.c_str(), stdout);
+            return 0;
+        } else {
+            rest.push_back(argv[i]);
+        }
+    }
+    ServerArgs args = server_args_or_exit(static_cast<int>(rest.size()), rest.data(), info);
     try {
         // The concurrency hint 1 tells Asio that one thread runs this io_context.
         asio::io_context io(1);
@@ -109,7 +307,7 @@ int main(int argc, char** argv) {
         asio::ip::tcp::acceptor acceptor(io, endpoint); // reuse_address, bind, listen
         announce_listening(acceptor.local_endpoint().port());
 
-        accept(acceptor, args.quiet);
+        accept(acceptor, args.quiet, keep_alive);
         io.run();
     } catch (const std::system_error& error) {
         std::fprintf(stderr, "server: %s\n", error.what());

@@ -28,6 +28,10 @@ RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\n
 TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n"
              b"Connection: close\r\n\r\n")
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+# --keep-alive (tests/bench/run's keep-alive cells): the answer that leaves the connection
+# open, and the request that asks to close it (which gets RESPONSE, then a close).
+KEEP_ALIVE_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nHello world!"
+CLOSE_REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 # What a stalled client sends: the start of a request, never the blank line that ends it.
 STALLED_REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 
@@ -37,17 +41,17 @@ class BenchError(Exception):
 
 
 class Server:
-    """One running server process, started with `--quiet --port 0`.
+    """One running server process, started with `--quiet --port 0` (and `args`).
 
     The constructor returns once the readiness line has been read. Use it in a `with` block:
     leaving it kills and reaps the process. stderr goes to a file (a server logging errors
     into a pipe nobody reads would block); stdout is drained by a thread for the same reason.
     """
 
-    def __init__(self, binary, startup_timeout=10.0, wrapper=()):
+    def __init__(self, binary, startup_timeout=10.0, wrapper=(), args=()):
         self.stderr = tempfile.TemporaryFile()
         # `wrapper` runs the server under another program (strace, valgrind): see terminate().
-        self.process = subprocess.Popen([*wrapper, str(binary), "--quiet", "--port", "0"],
+        self.process = subprocess.Popen([*wrapper, str(binary), "--quiet", "--port", "0", *args],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=self.stderr)
         self.pid = self.process.pid
@@ -156,6 +160,46 @@ def check_contract(binary):
             raise BenchError(f"wrong response to a 1024-byte request: {got[:80]!r}")
 
 
+def serves_keep_alive(binary):
+    """Whether `binary --help` lists --keep-alive (a server without it exits 0 or 2: no)."""
+    try:
+        done = subprocess.run([str(binary), "--help"], capture_output=True, text=True,
+                              timeout=10, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--keep-alive" in done.stdout
+
+
+def check_keep_alive(binary):
+    """The keep-alive answers; raises BenchError if a server started with --keep-alive differs.
+
+    Two requests then one with `Connection: close`, all sent at once (pipelined): three
+    answers in order, then the close. Then a request alone, answered with the connection
+    left open; then the 431 for a 1024-byte request, and the close.
+    """
+    with Server(binary, args=["--keep-alive"]) as server:
+        got = exchange(server.port, REQUEST * 2 + CLOSE_REQUEST)
+        if got != KEEP_ALIVE_RESPONSE * 2 + RESPONSE:
+            raise BenchError(f"wrong answers to 3 pipelined requests: {got[:120]!r}")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5.0) as client:
+            client.sendall(REQUEST)
+            got = b""
+            while len(got) < len(KEEP_ALIVE_RESPONSE):
+                chunk = client.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            if got != KEEP_ALIVE_RESPONSE:
+                raise BenchError(f"wrong keep-alive response: {got[:80]!r}")
+            client.sendall(b"GET /" + b"x" * 1019)
+            got = b""
+            while chunk := client.recv(4096):
+                got += chunk
+            if got != TOO_LARGE:
+                raise BenchError(f"wrong response to a 1024-byte request on a kept-alive "
+                                 f"connection: {got[:80]!r}")
+
+
 class StalledClients:
     """Connections that send the start of a request and then nothing, held open until closed.
 
@@ -196,8 +240,9 @@ class Probes:
     requests per second, next to thousands from wrk.
     """
 
-    def __init__(self, port, interval=0.25, deadline=1.0):
+    def __init__(self, port, interval=0.25, deadline=1.0, request=REQUEST):
         self.port, self.interval, self.deadline = port, interval, deadline
+        self.request = request  # CLOSE_REQUEST for a server in --keep-alive mode
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.sent = self.answered = 0
@@ -213,7 +258,7 @@ class Probes:
 
     def _probe(self):
         try:
-            ok = exchange(self.port, REQUEST, self.deadline) == RESPONSE
+            ok = exchange(self.port, self.request, self.deadline) == RESPONSE
         except OSError:  # timed out, refused, reset: not answered
             ok = False
         with self.lock:
@@ -244,15 +289,19 @@ def run_wrk(port, connections, duration, timeout, threads):
     raise BenchError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout}")
 
 
-def measure_load(binary, connections, duration, timeout, threads, stalled=0):
+def measure_load(binary, connections, duration, timeout, threads, stalled=0, keep_alive=False):
     """One cell: a fresh server, `stalled` stalled clients held open, then wrk for `duration`.
+
+    With `keep_alive`, the server runs with --keep-alive: wrk's connections (which wrk keeps
+    open when the server does) carry request after request, and the probes ask to close.
 
     Returns requests/s, latency percentiles, wrk's error counts, how many probe clients got
     their answer, the server's CPU time per request (over the wrk run) and its peak RSS.
     """
-    with Server(binary) as server, StalledClients(server.port, stalled):
+    args = ["--keep-alive"] if keep_alive else []
+    with Server(binary, args=args) as server, StalledClients(server.port, stalled):
         cpu_before = server.cpu_seconds()
-        probes = Probes(server.port)
+        probes = Probes(server.port, request=CLOSE_REQUEST if keep_alive else REQUEST)
         try:
             summary = run_wrk(server.port, connections, duration, timeout, threads)
             cpu = server.cpu_seconds() - cpu_before

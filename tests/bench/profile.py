@@ -103,7 +103,10 @@ def markdown(rows, machine, requests, chapters):
         f"`{machine['commit']}`): {requests} sequential requests, one connection each. "
         "On a quiet machine these counts repeat from run to run, to a few instructions; under "
         "load they drift (see above). Stage 04 is left out: its loop spins, "
-        "so its count would measure time, not requests.",
+        "so its count would measure time, not requests."
+        + (" The tokio peer's mutexes are Rust's `std::sync::Mutex`, whose uncontended lock "
+           "and unlock are inlined into their callers: its last column cannot count them."
+           if any(row["server"] == "tokio" for row in rows) else ""),
         "",
         "| server | system calls | which | user-space instructions | in malloc/free "
         "| in mutex lock/unlock |",
@@ -112,7 +115,7 @@ def markdown(rows, machine, requests, chapters):
     for row in rows:
         name = row["server"]
         label = f"[{name}]({name}.md)" if name in chapters else (
-            "Asio peer" if name == "asio" else name)
+            {"asio": "Asio peer", "tokio": "tokio peer"}.get(name, name))
         mix = ", ".join(f"{call} {n:g}" for call, n in
                         ((c, round(n, 1)) for c, n in row["syscall_mix"].items()))
         lines.append(f"| {label} | {row['syscalls']:.1f} | {mix} | {row['instructions']:,.0f} "

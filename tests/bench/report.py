@@ -12,6 +12,10 @@ from html import escape
 GOAL_STAGES = re.compile(r"^1[1-4]-")  # the servers on our runtime
 REFERENCE = "05-multiplexed"            # the one-thread epoll server
 PEER = "asio"
+PEER_LABELS = {"asio": "Asio peer", "tokio": "tokio peer"}
+# What tests/bench/runtime_bench.cpp measures; a program that reports any of these names is a
+# runtime, and gets a column in the side-by-side table (stage 10's, tokio's, later stages').
+RUNTIME_BENCHMARKS = ("spawn_and_complete", "wake_poll_1_task", "wake_poll_1000_tasks")
 
 
 def anchor(server):
@@ -20,7 +24,9 @@ def anchor(server):
 
 
 def label(server):
-    return "Asio peer" if server["kind"] == "peer" and server["name"] == PEER else server["name"]
+    if server["kind"] == "peer":
+        return PEER_LABELS.get(server["name"], server["name"])
+    return server["name"]
 
 
 def median(values, missing_is_worst=True):
@@ -120,6 +126,7 @@ def machine_lines(machine):
         f"Linux {machine['kernel']}",
         f"- **Compiler:** {machine['compiler']}, Meson buildtype `{machine['buildtype']}`; "
         f"load generator {machine['wrk']}; Asio {machine['asio']}",
+        f"- **tokio peer:** {machine.get('tokio', 'not measured: this run predates it')}",
         f"- **Run:** {machine['date']}, commit `{machine['commit']}`, "
         f"load average {machine['load_before']} before and {machine['load_after']} after "
         f"(anything well above 0 means other work shared the machine), "
@@ -177,8 +184,11 @@ def headline(results, chapters):
 
 
 def level_table(results, scenario, chapters):
-    ref = results.get(REFERENCE, scenario, "cpu_us_per_request")
-    header = ["server", "requests/s", "p50", "p99", "server CPU per request", "vs 05",
+    # Keep-alive cells have no stage 05 (it closes after every response): compare with Asio.
+    keep_alive = results.scenarios[scenario].get("keep_alive")
+    ref = results.get(PEER if keep_alive else REFERENCE, scenario, "cpu_us_per_request")
+    header = ["server", "requests/s", "p50", "p99", "server CPU per request",
+              "vs Asio peer" if keep_alive else "vs 05",
               "peak RSS", "probes answered", "late, errors"]
     rows = []
     for server in results.servers:
@@ -193,6 +203,31 @@ def level_table(results, scenario, chapters):
                      fmt_mib(results.get(n, scenario, "peak_rss_kib")),
                      results.probes(n, scenario), results.problems(n, scenario)])
     return table(header, rows)
+
+
+def keep_alive_lines(results):
+    """What the keep-alive tables measure, said once before them."""
+    keys = [k for k, s in results.scenarios.items() if s.get("keep_alive")]
+    if not keys:
+        return []
+    served = [label(s) for s in results.servers if any(results.has(s["name"], k) for k in keys)]
+    lines = ["### Keep-alive", "",
+             "The cells above open a new connection for every request. These keep it open: "
+             "each server runs with `--keep-alive` (HTTP/1.1 persistent connections, each "
+             "answer `HTTP/1.1 200 OK\\r\\nContent-Length: 12\\r\\n\\r\\nHello world!`), "
+             "and wrk, which keeps connections open by default, sends request after request "
+             "on each of its connections. No accept and no close per request: what is left is "
+             "the read and the write, the waits for readiness, and the runtime's own work. "
+             "Only servers whose `--help` lists `--keep-alive` and that pass a keep-alive "
+             "check (pipelined requests answered in order, `Connection: close` honoured, 431 "
+             "for a full buffer) are measured; the others answer one request per connection, "
+             "as the server contract says. The probes send `Connection: close`. On 2 CPUs, wrk's "
+             "one thread is the bottleneck here as much as the server: read CPU per request "
+             "first, and the ratio is to the Asio peer."]
+    if not served:
+        return lines + ["", "Not measured in this run: no server passed the keep-alive check.",
+                        ""]
+    return lines + ["", "Measured: " + ", ".join(served) + ".", ""]
 
 
 def goal_lines(results):
@@ -235,16 +270,69 @@ def goal_lines(results):
     return lines + table(header, rows) + [""]
 
 
+def runtime_column(program):
+    """The side-by-side table's heading for a program: which runtime it measures."""
+    if program == "bench/runtime":
+        return "stage 10 (`bench/runtime`)"
+    if program.startswith("tokio/"):
+        return "tokio current_thread"
+    match = re.match(r"(\d\d)-", program)
+    return f"stage {match.group(1)} (`{program}`)" if match else f"`{program}`"
+
+
+def runtime_lines(run, micro):
+    """Stage 10's runtime, tokio's, and any later stage's, on the same micro-benchmarks."""
+    programs = {m["program"] for m in micro if m["name"] in RUNTIME_BENCHMARKS}
+    programs = sorted(programs, key=lambda p: (0 if p == "bench/runtime" else
+                                               2 if p.startswith("tokio/") else 1, p))
+    if not programs:
+        return [], micro
+    tokio = run["machine"].get("tokio", "")
+    lines = ["### Side by side: our runtime and tokio's", "",
+             "The same micro-benchmarks, run by each runtime: "
+             "`bench/runtime` is [`tests/bench/runtime_bench.cpp`](../tests/bench/runtime_bench.cpp) "
+             "built against stage 10's scheduler and reactor (the runtime of stages 11–14); "
+             "`tokio current_thread` is "
+             "[`tests/bench/tokio/src/bin/tokio-bench.rs`](../tests/bench/tokio/src/bin/tokio-bench.rs)"
+             + (f" ({tokio})" if tokio and not tokio.startswith("not ") else "") +
+             ", the same tasks (a future that is done on its first poll; one that wakes itself "
+             "with `wake_by_ref`) on a runtime built with `enable_all()`, which, like stage 10, "
+             "looks at its I/O driver once every 61 polls while tasks stay runnable. tokio's "
+             "spawn includes what tokio's spawn always does: its task list takes a mutex, and "
+             "the `JoinHandle` is dropped. `yield_now_1_task` is tokio's own "
+             "`yield_now()`, which defers the wake until the runtime has looked at its I/O "
+             "driver: with nothing else runnable, an `epoll_wait` per yield. A stage whose "
+             "build registers a Meson `benchmark()` printing these names (for example "
+             "`runtime_bench.cpp` built against its own sources), or builds an executable "
+             "named `runtime-bench`, gets a column here by itself. Nanoseconds per operation, "
+             "median over the rounds; lower is better.", ""]
+    names = [n for n in RUNTIME_BENCHMARKS if any(m["name"] == n for m in micro)]
+    names += [m["name"] for m in micro if m["program"] in programs and m["name"] not in names]
+    header = ["benchmark", "what one operation is"] + [runtime_column(p) for p in programs]
+    rows = []
+    for name in dict.fromkeys(names):
+        entries = {m["program"]: m for m in micro if m["name"] == name and m["program"] in programs}
+        about = next(entries[p]["about"] for p in programs if p in entries)
+        rows.append([f"`{name}`", about] + [
+            f"{median(entries[p]['ns_per_op']):,.1f}" if p in entries else "—" for p in programs])
+    lines += table(header, rows, 2) + [""]
+    return lines, [m for m in micro if m["program"] not in programs]
+
+
 def micro_lines(run):
     micro, raw = run.get("micro"), run.get("micro_raw", {})
     lines = ["## Runtime micro-benchmarks", ""]
     if not micro and not raw:
         return lines + [run.get("micro_note", "Not measured in this run."), ""]
     lines += [run.get("micro_note", ""), ""]
-    if micro:
+    side_by_side, others = runtime_lines(run, micro or [])
+    lines += side_by_side
+    if others:
+        if side_by_side:
+            lines += ["### The other micro-benchmarks", ""]
         header = ["benchmark", "what one operation is", "program", "ns per operation"]
         rows = [[f"`{m['name']}`", m["about"], f"`{m['program']}`",
-                 f"{median(m['ns_per_op']):,.1f}"] for m in micro]
+                 f"{median(m['ns_per_op']):,.1f}"] for m in others]
         lines += table(header, rows, 3) + [""]
     for name, output in raw.items():
         lines += [f"`{name}`, as it printed its last round:", "", "```", output.rstrip(), "```", ""]
@@ -266,9 +354,14 @@ def markdown(run, chapters, svg_dir_link):
     out += [f"![server CPU per request]({svg_dir_link}/cpu-per-request.svg)", "",
             f"![requests per second]({svg_dir_link}/requests-per-second.svg)", ""]
     for key, scenario in results.scenarios.items():
-        if key in (main, "idle"):
+        if key in (main, "idle") or scenario.get("keep_alive"):
             continue
         out += [f"### {scenario['title']}", ""] + level_table(results, key, chapters) + [""]
+    out += keep_alive_lines(results)
+    for key, scenario in results.scenarios.items():
+        if scenario.get("keep_alive") and any(results.has(s["name"], key)
+                                              for s in results.servers):
+            out += [f"#### {scenario['title']}", ""] + level_table(results, key, chapters) + [""]
     if run.get("failures"):
         out += ["### Cells that failed in this run", ""]
         out += [f"- {failure}" for failure in run["failures"]] + [""]
@@ -357,7 +450,10 @@ def bar_chart(title, subtitle, groups, series, unit_fmt, cap=None, tick_fmt=None
 def charts(run):
     """{file name: SVG text} for the run."""
     results = Results(run)
-    levels = [(k, s) for k, s in results.scenarios.items() if k != "idle"]
+    # One new connection per request: the keep-alive cells, another kind of work, have
+    # their own tables only.
+    levels = [(k, s) for k, s in results.scenarios.items()
+              if k != "idle" and not s.get("keep_alive")]
     groups_cpu, groups_rps = [], []
     for server in results.servers:
         n = server["name"]

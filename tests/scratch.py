@@ -108,15 +108,24 @@ def apply_patch(files, patch):
 
 def stage_files(stage, sources):
     """What a copy of `stage` is made of: the sources in `sources` (its top-level .cpp and
-    .hpp files), and the stage's own meson.build, tests/ and bench/ from chapters/."""
+    .hpp files), and the stage's own meson.build, tests/ and bench/ from chapters/ (and its
+    demo.cpp, where `sources` has none)."""
     files = {p.name: p.read_bytes() for p in sorted(Path(sources).glob("*.[ch]pp"))}
     chapter = CHAPTERS / stage
+    if "demo.cpp" not in files and (chapter / "demo.cpp").is_file():
+        files["demo.cpp"] = (chapter / "demo.cpp").read_bytes()  # the chapter's demo, if
+        # the copy has none: it shows the stage's idea, it is not part of it
     files["meson.build"] = (chapter / "meson.build").read_bytes()
     for extra in ("tests", "bench"):
         if (chapter / extra).is_dir():
             for name, data in read_tree(chapter / extra).items():
                 files[f"{extra}/{name}"] = data
     return files
+
+
+def sources_missing(stage, files):
+    """The stage's own sources (its top-level .cpp and .hpp files) that a copy lacks."""
+    return sorted(p.name for p in (CHAPTERS / stage).glob("*.[ch]pp") if p.name not in files)
 
 
 @dataclass
@@ -225,13 +234,18 @@ def build(label, copies, quiet=True):
         for challenge in copy.challenges:
             tree[f"{base}/challenges/{challenge}.cpp"] = \
                 challenges_of(copy.stage)[challenge].read_bytes()
+        if copy.challenges:  # helpers that the stage's challenge tests share
+            for header in sorted((CHALLENGES / copy.stage).glob("*.hpp")):
+                tree[f"{base}/challenges/{header.name}"] = header.read_bytes()
     sync(src, tree)
 
-    output = subprocess.DEVNULL if quiet else None
     if not (out / "build.ninja").is_file():
         shutil.rmtree(out, ignore_errors=True)
-        subprocess.run(["meson", "setup", str(out), str(src), "-Dcommon:tests=true"],
-                       check=True, stdout=output)
+        setup = subprocess.run(["meson", "setup", str(out), str(src), "-Dcommon:tests=true"],
+                               capture_output=quiet, text=True)
+        if setup.returncode != 0:
+            shutil.rmtree(out, ignore_errors=True)  # set up again next time
+            raise BuildFailed((setup.stdout or "") + (setup.stderr or ""))
     compiled = subprocess.run(["meson", "compile", "-C", str(out)], capture_output=quiet,
                               text=True)
     if compiled.returncode != 0:
@@ -245,7 +259,8 @@ class BuildFailed(Exception):
     def errors(self, limit=40):
         output = str(self).splitlines()
         lines = [line for line in output
-                 if ("error" in line.lower() or line.startswith((" ", "In file")))
+                 if ("error" in line.lower() or "undefined reference" in line
+                     or line.startswith((" ", "In file")))
                  and not line.startswith(("[", "FAILED:", "ninja"))]
         return "\n".join("    " + line for line in (lines or output[-limit:])[:limit])
 

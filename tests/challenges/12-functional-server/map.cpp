@@ -16,6 +16,7 @@
 #include "chain.hpp"
 #include "future.hpp"
 #include "poll_fn.hpp"
+#include "steps.hpp"
 #include "waker.hpp"
 
 #include <doctest/doctest.h>
@@ -29,53 +30,6 @@
 #include <vector>
 
 namespace {
-
-// What happened, in order, as short words: "poll a", "~a" (destroyed), "call".
-using Log = std::vector<std::string>;
-std::string joined(const Log& log) {
-    std::string out;
-    for (const std::string& event : log) {
-        out += (out.empty() ? "" : ", ") + event;
-    }
-    return out;
-}
-
-// Says "not yet" `pending` times, then outputs `value`. Records its polls, the wakers it got
-// and its destruction.
-template <class T>
-struct Step {
-    using Output = T;
-    std::string name;
-    int pending;
-    std::optional<T> value;
-    Log* log;
-    std::vector<Waker>* wakers = nullptr;
-    bool moved_from = false;
-
-    Step(std::string n, int p, T v, Log* l, std::vector<Waker>* w = nullptr)
-        : name(std::move(n)), pending(p), value(std::move(v)), log(l), wakers(w) {}
-    Step(Step&& other) noexcept
-        : name(std::move(other.name)), pending(other.pending), value(std::move(other.value)),
-          log(other.log), wakers(other.wakers) {
-        other.moved_from = true;
-    }
-    ~Step() {
-        if (!moved_from) {
-            log->push_back("~" + name);
-        }
-    }
-
-    std::optional<T> poll(const Waker& waker) {
-        log->push_back("poll " + name);
-        if (wakers) {
-            wakers->push_back(waker);
-        }
-        if (pending-- > 0) {
-            return std::nullopt;
-        }
-        return std::move(value);
-    }
-};
 
 template <class F, class M>
 using Mapped = decltype(map(std::declval<F>(), std::declval<M>()));

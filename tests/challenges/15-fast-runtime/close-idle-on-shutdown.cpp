@@ -9,6 +9,7 @@
 // way a lingering close already does. A request that has begun is still answered in full.
 #include "http.hpp"
 #include "http_client.hpp"
+#include "kept.hpp"
 #include "server_process.hpp"
 
 #include <doctest/doctest.h>
@@ -24,30 +25,6 @@
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr std::string_view kept_response = "HTTP/1.1 200 OK\r\n"
-                                           "Content-Length: 12\r\n"
-                                           "\r\n"
-                                           "Hello world!";
-
-// Reads exactly `size` bytes (a kept response), or less if the server ends the connection
-// or 2 s pass.
-std::string read_bytes(testing::Client& client, std::size_t size) {
-    std::string bytes;
-    while (bytes.size() < size) {
-        pollfd entry{client.fd(), POLLIN, 0};
-        char buffer[256];
-        if (::poll(&entry, 1, 2000) <= 0) {
-            break;
-        }
-        ssize_t n = ::recv(client.fd(), buffer, std::min(sizeof buffer, size - bytes.size()), 0);
-        if (n <= 0) {
-            break;
-        }
-        bytes.append(buffer, static_cast<std::size_t>(n));
-    }
-    return bytes;
-}
 
 testing::ServerOptions kept_for_a_minute() {
     return {.extra_args = {"--keep-alive", "--idle-ms", "60000", "--grace-ms", "30000"}};

@@ -11,6 +11,7 @@
 // with the response below, and keep the connection.
 #include "http.hpp"
 #include "http_client.hpp"
+#include "kept.hpp"
 #include "server_process.hpp"
 
 #include <doctest/doctest.h>
@@ -30,29 +31,6 @@ constexpr std::string_view kept_1_0_response = "HTTP/1.1 200 OK\r\n"
                                                "Connection: keep-alive\r\n"
                                                "\r\n"
                                                "Hello world!";
-constexpr std::string_view kept_response = "HTTP/1.1 200 OK\r\n"
-                                           "Content-Length: 12\r\n"
-                                           "\r\n"
-                                           "Hello world!";
-
-// Reads exactly `size` bytes, or less if the server ends the connection or 2 s pass.
-std::string read_bytes(testing::Client& client, std::size_t size) {
-    std::string bytes;
-    while (bytes.size() < size) {
-        pollfd entry{client.fd(), POLLIN, 0};
-        char buffer[256];
-        if (::poll(&entry, 1, 2000) <= 0) {
-            break;
-        }
-        ssize_t n = ::recv(client.fd(), buffer, std::min(sizeof buffer, size - bytes.size()), 0);
-        if (n <= 0) {
-            break;
-        }
-        bytes.append(buffer, static_cast<std::size_t>(n));
-    }
-    return bytes;
-}
-
 testing::ServerOptions keep_alive() { return {.extra_args = {"--keep-alive", "--idle-ms", "10000"}}; }
 
 } // namespace

@@ -25,6 +25,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <latch>
 #include <memory>
@@ -908,4 +909,93 @@ TEST_CASE("hole: with 1000 self-waking tasks the reactor is looked at within 61 
     // Then the woken reader waits its turn behind the tasks queued before it: at most all of
     // them, once.
     CHECK(race->read_at - race->written_at <= polls_between_io_checks + spinners + 1);
+}
+
+// ---- Stage 15: one allocation per task, two run queues. ------------------------------------
+
+namespace {
+
+} // namespace
+
+// The allocations made on this thread: test_task.cpp replaces the global operator new of the
+// test binary to count them.
+extern thread_local long allocations;
+
+namespace {
+
+// CopiesItsWaker: done on its first poll, after copying its waker `copies` times.
+struct CopiesItsWaker {
+    using Output = Unit;
+    int copies;
+    bool* all_equal;
+
+    std::optional<Unit> poll(const Waker& waker) {
+        std::vector<std::optional<Waker>> kept(static_cast<std::size_t>(copies)); // allocated once
+        long before = allocations;
+        for (std::optional<Waker>& copy : kept) {
+            copy.emplace(waker);
+        }
+        *all_equal = allocations == before && kept.back()->will_wake(waker);
+        return Unit{};
+    }
+};
+
+// The value of this thread's reactor's eventfd: how many notify() writes since the last read
+// (and resets it to zero). The reactor never reads it itself (reactor.cpp).
+std::uint64_t notifications() {
+    std::uint64_t count = 0;
+    return ::read(REACTOR.notifier()->fd(), &count, sizeof count) == sizeof count ? count : 0;
+}
+
+} // namespace
+
+TEST_CASE("a spawned task is one allocation, and its waker's copies allocate nothing") {
+    LeavesReactorEmpty check;
+    Scheduler scheduler;
+    (void)REACTOR.registrations(); // this thread's reactor exists before we count
+    bool all_equal = false;
+
+    long before = allocations;
+    scheduler.spawn(CopiesItsWaker{1000, &all_equal});
+    CHECK(allocations - before == 1); // the task: header and future in one block
+
+    scheduler.run(); // the only task is done on its first poll: run() returns
+    CHECK(all_equal); // 1,000 copies of the waker, no allocation, each the same task's
+    CHECK(scheduler.live_tasks() == 0);
+}
+
+TEST_CASE("wakes from run()'s own thread go to its local queue and never write the eventfd") {
+    LeavesReactorEmpty check;
+    Scheduler scheduler;
+    notifications(); // start from zero
+    auto counts = std::make_shared<Counts>();
+    scheduler.spawn(ReadyAfter{1000, Lifetime(counts)}); // wakes itself 999 times
+    scheduler.run();
+    CHECK(counts->polls == 1000);
+    CHECK(notifications() == 0);
+}
+
+TEST_CASE("wakes from another thread write the eventfd at most once per sleep of run()") {
+    LeavesReactorEmpty check;
+    Scheduler scheduler;
+    notifications();
+    auto stash = std::make_shared<Stash>();
+    auto counts = std::make_shared<Counts>();
+    scheduler.spawn(WaitForRaise{stash, Lifetime(counts)});
+    pid_t runner = ::gettid();
+    bool was_asleep = false;
+    std::thread waker([&] {
+        was_asleep = testing::wait_until_blocked_in_epoll_wait(runner, 10s);
+        for (int i = 0; i < 1000; ++i) {
+            stash->wake(); // each finds the task idle or scheduled; only a sleeping run() is notified
+        }
+        stash->raise();
+    });
+    scheduler.run();
+    waker.join();
+    std::uint64_t written = notifications();
+    REQUIRE(was_asleep);
+    CHECK(counts->done);
+    CHECK(written >= 1);  // run() was asleep when the first wake came
+    CHECK(written <= static_cast<std::uint64_t>(counts->polls)); // a write ends one sleep; a poll follows each
 }

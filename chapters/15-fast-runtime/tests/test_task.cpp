@@ -35,11 +35,10 @@ using namespace std::chrono_literals;
 // Replacing the global operator new and delete (allowed once per program) counts the heap
 // allocations made by this thread. Both go to malloc and free, so the sanitizers, which watch
 // malloc, still see every allocation and every pairing. Not inlined: g++ would otherwise see
-// `new` paired with free() at the call sites and warn (-Wmismatched-new-delete).
+// `new` paired with free() at the call sites and warn (-Wmismatched-new-delete). Not in an
+// anonymous namespace: test_scheduler.cpp counts the scheduler's allocations with it.
 
-namespace {
 thread_local long allocations = 0;
-}
 
 [[gnu::noinline]] void* operator new(std::size_t size) {
     ++allocations;

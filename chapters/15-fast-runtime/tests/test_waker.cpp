@@ -1,5 +1,6 @@
 // Waker: copies share one callback; wake() is safe from many threads; the callback owns
-// what it uses, so a waker may outlive the scope that made it.
+// what it uses, so a waker may outlive the scope that made it. Stage 15: a waker is two
+// words, data and a table of functions, and copying one never allocates.
 #include "waker.hpp"
 
 #include <doctest/doctest.h>
@@ -84,4 +85,56 @@ TEST_CASE("a waker outlives the scope that made it: its callback owns what it us
 
     waker.reset(); // the last copy: the callback and what it owns are released
     CHECK(watch.expired());
+}
+
+// ---- Stage 15: two words and a table of functions. -----------------------------------------
+
+// The allocations made on this thread (test_task.cpp counts them).
+extern thread_local long allocations;
+
+namespace {
+
+// A table whose data is a counter of live copies and of wakes.
+struct Tally {
+    int copies = 1; // the reference the first Waker takes over
+    int wakes = 0;
+};
+
+constexpr WakerVTable tally_vtable{
+    [](void* data) { ++static_cast<Tally*>(data)->copies; },
+    [](void* data) { ++static_cast<Tally*>(data)->wakes; },
+    [](void* data) { --static_cast<Tally*>(data)->copies; },
+};
+
+} // namespace
+
+TEST_CASE("a waker is its data and a table: copies call clone, destruction calls drop, no allocation") {
+    static_assert(sizeof(Waker) == 2 * sizeof(void*));
+    Tally tally;
+    long before = allocations;
+    {
+        Waker waker(&tally, &tally_vtable);
+        Waker copy = waker;
+        std::vector<Waker> more(3, copy); // allocates the vector's storage, once
+        CHECK(tally.copies == 5);
+        Waker moved = std::move(copy); // a move takes the reference over: nothing counted
+        CHECK(tally.copies == 5);
+        more.back().wake();
+        moved.wake();
+        CHECK(tally.wakes == 2);
+        CHECK(moved.will_wake(waker));
+    }
+    CHECK(tally.copies == 0); // every copy dropped its reference
+    CHECK(allocations - before == 1); // the vector's, and nothing for the wakers
+}
+
+TEST_CASE("a waker made from a function allocates once, however often it is copied") {
+    long before = allocations;
+    Waker waker([] {}); // a captureless lambda: std::function stores it without allocating
+    CHECK(allocations - before == 1);
+    std::optional<Waker> copies[8];
+    for (std::optional<Waker>& copy : copies) {
+        copy.emplace(waker);
+    }
+    CHECK(allocations - before == 1);
 }

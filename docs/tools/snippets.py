@@ -122,10 +122,13 @@ def find_constant(lines, name):
     pattern = re.compile(rf"^\s*(?:static\s+|inline\s+)*(?:constexpr|const)\b.*\b{re.escape(name)}\s*(?:=|\{{)")
     for index, line in enumerate(lines):
         if pattern.match(line):
-            end = index
-            while not strip_literals(lines[end]).rstrip().endswith(";"):
+            end, depth = index, 0
+            while True:  # to the `;` that ends it, outside any braces it opened
+                code = strip_literals(lines[end])
+                depth += code.count("{") - code.count("}")
+                if depth <= 0 and code.rstrip().endswith(";"):
+                    return "constant", index, end
                 end += 1
-            return "constant", index, end
     return None
 
 
@@ -145,6 +148,9 @@ def find_symbol(lines, symbol):
         found = find_function(lines, symbol)
         if found:
             return "function", *found
+        found = find_constant(lines, symbol)  # const Table Scheduler::table{...}, out of its class
+        if found:
+            return found
         outer = find_type(lines, owner)
         if outer:
             inner = find_type(lines, member, (outer[1] + 1, outer[2]))

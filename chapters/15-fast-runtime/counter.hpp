@@ -15,12 +15,20 @@
 // the Counter (the article's Arc). Thread-safe, as in the article, though our handlers all
 // run on one thread. Simplification: one waiter at a time, as in the article (the waker of
 // the latest wait_for_zero poll is the one woken).
+//
+// Stage 15: the count is an atomic, and the mutex guards only the waker. Every request
+// increments and decrements, and only a decrement to zero needs the waker; stage 14 took the
+// mutex for both, two lock-and-unlock pairs per request. No wake is lost: wait_for_zero
+// stores its waker under the mutex before it reads the count, and a decrement to zero takes
+// the mutex after it wrote the count, so either the waiter sees zero, or the decrement sees
+// the waker.
 #pragma once
 
 #include "future.hpp"
 #include "poll_fn.hpp"
 #include "waker.hpp"
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -59,16 +67,17 @@ public:
     static auto wait_for_zero(std::shared_ptr<Counter> counter) {
         return poll_fn([counter = std::move(counter)](const Waker& waker) -> std::optional<Unit> {
             std::lock_guard lock(counter->mutex_);
+            counter->waker_ = waker; // first: a decrement to zero after this will wake us
             if (counter->count_ == 0) {
+                counter->waker_.reset();
                 return Unit{};
             }
-            counter->waker_ = waker; // not zero yet: the last decrement will wake us
             return std::nullopt;
         });
     }
 
 private:
-    mutable std::mutex mutex_;
-    std::size_t count_ = 0;
+    std::atomic<std::size_t> count_ = 0;
+    std::mutex mutex_;           // guards waker_
     std::optional<Waker> waker_;
 };

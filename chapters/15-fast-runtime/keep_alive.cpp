@@ -9,11 +9,12 @@ namespace http {
 
 namespace {
 
+// Compares ASCII text without case (header names are ASCII: RFC 9110, section 5.1), without
+// std::tolower's trip through the locale.
 bool same_text(std::string_view a, std::string_view b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-        return std::tolower(static_cast<unsigned char>(x)) ==
-               std::tolower(static_cast<unsigned char>(y));
-    });
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [&](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string_view trimmed(std::string_view text) {
@@ -24,21 +25,37 @@ std::string_view trimmed(std::string_view text) {
     return text.substr(first, text.find_last_not_of(" \t") - first + 1);
 }
 
-} // namespace
-
-// The value of the request's first header called `name`, without its surrounding blanks.
-std::optional<std::string_view> header(std::string_view request, std::string_view name) {
+// Calls `visit(name, value)` for each header line of `request` in turn (the value trimmed),
+// until `visit` returns true; then returns true. One pass over the headers, however many
+// names the caller looks for.
+template <class Visit>
+bool find_header(std::string_view request, Visit visit) {
     std::size_t start = request.find("\r\n"); // skip the request line
     while (start != std::string_view::npos && start + 2 < request.size()) {
         std::size_t end = request.find("\r\n", start + 2);
         std::string_view line = request.substr(start + 2, end - (start + 2));
         start = end;
         std::size_t colon = line.find(':');
-        if (colon != std::string_view::npos && same_text(line.substr(0, colon), name)) {
-            return trimmed(line.substr(colon + 1));
+        if (colon != std::string_view::npos &&
+            visit(line.substr(0, colon), trimmed(line.substr(colon + 1)))) {
+            return true;
         }
     }
-    return std::nullopt;
+    return false;
+}
+
+} // namespace
+
+// The value of the request's first header called `name`, without its surrounding blanks.
+std::optional<std::string_view> header(std::string_view request, std::string_view name) {
+    std::optional<std::string_view> found;
+    find_header(request, [&](std::string_view header_name, std::string_view value) {
+        if (same_text(header_name, name)) {
+            found = value;
+        }
+        return found.has_value();
+    });
+    return found;
 }
 
 bool wants_close(std::string_view request) {
@@ -54,8 +71,10 @@ bool wants_close(std::string_view request) {
 }
 
 bool may_have_body(std::string_view request) {
-    std::optional<std::string_view> length = header(request, "content-length");
-    return header(request, "transfer-encoding") || (length && *length != "0");
+    return find_header(request, [](std::string_view name, std::string_view value) {
+        return same_text(name, "transfer-encoding") ||
+               (same_text(name, "content-length") && value != "0");
+    });
 }
 
 void Requests::filled(std::size_t n) {

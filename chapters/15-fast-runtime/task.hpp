@@ -53,17 +53,20 @@
 // rethrown by the `co_await` that awaits it, in the awaiting coroutine; one that escapes the
 // top-level coroutine is rethrown by poll(), and the Scheduler reports it and drops the task.
 //
-// Cost: one heap allocation per call of a coroutine (its frame; compilers may elide it when
-// the caller's lifetime encloses it, g++ 12 never does). None per `co_await` of a future: the
+// Cost: one frame per call of a coroutine (compilers may elide it when the caller's
+// lifetime encloses it, g++ 12 never does), taken from this thread's frame pool: a heap
+// allocation only when no frame of its size was freed before (frame_pool.hpp). None per `co_await` of a future: the
 // future sits in the awaiter in the frame, and the Driver points at it with a void* and a
 // function pointer that knows its type (one indirect call per poll of a waiting future). The
 // price is frame size: every future awaited at some suspension point is part of the frame.
 #pragma once
 
+#include "frame_pool.hpp"
 #include "future.hpp"
 #include "waker.hpp"
 
 #include <cassert>
+#include <cstddef>
 #include <coroutine>
 #include <exception>
 #include <optional>
@@ -222,6 +225,12 @@ class Task {
         Task get_return_object() {
             self = std::coroutine_handle<promise_type>::from_promise(*this);
             return Task(self);
+        }
+        // The frame comes from this thread's frame pool (frame_pool.hpp), not straight from
+        // malloc: the compiler allocates a coroutine's frame with its promise's operator new.
+        static void* operator new(std::size_t size) { return frame_pool::allocate(size); }
+        static void operator delete(void* frame, std::size_t size) noexcept {
+            frame_pool::deallocate(frame, size);
         }
     };
 

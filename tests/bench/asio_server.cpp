@@ -12,7 +12,8 @@
 // world!` and the connection stays open; pipelined requests are answered in order (the answers
 // to every request already read go out in one write); a request with `Connection: close` (or an
 // HTTP/1.0 one) gets the usual close response, then the connection closes; one that has sent
-// nothing for 5 s is closed. The tokio peer (tests/bench/tokio/) does the same.
+// nothing for 5 s (`--idle-ms N`: N ms, stage 15's option) is closed. The tokio peer
+// (tests/bench/tokio/) does the same.
 //
 // Simplification: if accept fails for lack of file descriptors, the peer logs the error and
 // tries again at once, without the reserve-fd trick of common/net.cpp. The benchmark never
@@ -27,6 +28,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -104,7 +106,6 @@ constexpr std::string_view keep_alive_response = "HTTP/1.1 200 OK\r\n"
                                                  "Content-Length: 12\r\n"
                                                  "\r\n"
                                                  "Hello world!";
-constexpr auto idle_timeout = std::chrono::seconds(5);
 
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -157,11 +158,13 @@ bool wants_close(std::string_view request) {
 // again for the deadline as it is now.
 class KeepAliveConnection : public std::enable_shared_from_this<KeepAliveConnection> {
   public:
-    KeepAliveConnection(asio::ip::tcp::socket socket, bool quiet)
-        : socket_(std::move(socket)), timer_(socket_.get_executor()), quiet_(quiet) {}
+    KeepAliveConnection(asio::ip::tcp::socket socket, bool quiet,
+                        std::chrono::milliseconds idle_timeout)
+        : socket_(std::move(socket)), timer_(socket_.get_executor()), quiet_(quiet),
+          idle_timeout_(idle_timeout) {}
 
     void start() {
-        deadline_ = std::chrono::steady_clock::now() + idle_timeout;
+        deadline_ = std::chrono::steady_clock::now() + idle_timeout_;
         wait_for_deadline();
         read();
     }
@@ -183,7 +186,7 @@ class KeepAliveConnection : public std::enable_shared_from_this<KeepAliveConnect
     }
 
     void read() {
-        deadline_ = std::chrono::steady_clock::now() + idle_timeout;
+        deadline_ = std::chrono::steady_clock::now() + idle_timeout_;
         socket_.async_read_some(asio::buffer(buffer_.data() + size_, buffer_.size() - size_),
                                 [self = shared_from_this()](std::error_code error, std::size_t n) {
                                     self->on_read(error, n);
@@ -257,16 +260,24 @@ class KeepAliveConnection : public std::enable_shared_from_this<KeepAliveConnect
     std::size_t size_ = 0;
     std::string out_;
     bool quiet_;
+    std::chrono::milliseconds idle_timeout_;
+};
+
+// The peer's own options, which common/server_args does not know.
+struct KeepAliveArgs {
+    bool enabled = false;
+    std::chrono::milliseconds idle{5000}; // --idle-ms
 };
 
 // Accepts forever: each accepted socket becomes a Connection, then the next accept is queued.
-void accept(asio::ip::tcp::acceptor& acceptor, bool quiet, bool keep_alive) {
+void accept(asio::ip::tcp::acceptor& acceptor, bool quiet, KeepAliveArgs keep_alive) {
     acceptor.async_accept(
         [&acceptor, quiet, keep_alive](std::error_code error, asio::ip::tcp::socket socket) {
             if (error) {
                 std::fprintf(stderr, "accept failed: %s\n", error.message().c_str());
-            } else if (keep_alive) {
-                std::make_shared<KeepAliveConnection>(std::move(socket), quiet)->start();
+            } else if (keep_alive.enabled) {
+                std::make_shared<KeepAliveConnection>(std::move(socket), quiet, keep_alive.idle)
+                    ->start();
             } else {
                 std::make_shared<Connection>(std::move(socket), quiet)->start();
             }
@@ -280,19 +291,38 @@ int main(int argc, char** argv) {
     ignore_sigpipe();
     ServerInfo info{"asio-peer",
                     "the benchmark's peer: standalone Asio, one io_context on one thread"};
-    // --keep-alive is this peer's own option: taken out before the shared parser sees the rest.
-    bool keep_alive = false;
+    // --keep-alive and --idle-ms are this peer's own options (stage 15's names): taken out
+    // before the shared parser sees the rest.
+    KeepAliveArgs keep_alive;
     std::vector<char*> rest{argv[0]};
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--keep-alive") {
-            keep_alive = true;
+            keep_alive.enabled = true;
+        } else if (arg == "--idle-ms" || arg.starts_with("--idle-ms=")) {
+            std::string_view value = arg.size() > 9 ? arg.substr(10) : std::string_view();
+            if (arg.size() == 9 && i + 1 < argc) {
+                value = argv[++i];
+            }
+            long ms = 0;
+            auto [end, err] = std::from_chars(value.data(), value.data() + value.size(), ms);
+            if (value.empty() || err != std::errc{} || end != value.data() + value.size() ||
+                ms < 1 || ms > 86'400'000) {
+                std::fprintf(stderr,
+                             "server: --idle-ms needs a number from 1 to 86400000, got "
+                             "'%.*s'\n",
+                             static_cast<int>(value.size()), value.data());
+                return 2;
+            }
+            keep_alive.idle = std::chrono::milliseconds(ms);
         } else if (arg == "--help" || arg == "-h") {
             std::string usage = server_usage(info);
-            usage.insert(usage.find(" [--help]"), " [--keep-alive]");
+            usage.insert(usage.find(" [--help]"), " [--keep-alive] [--idle-ms N]");
             usage.insert(usage.find("  --help, -h"),
                          "  --keep-alive   keep connections open (HTTP/1.1), close those idle "
-                         "for 5 s\n");
+                         "for 5 s\n"
+                         "  --idle-ms N    with --keep-alive, close a connection idle for N ms "
+                         "(default 5000)\n");
             std::fputs(usage.c_str(), stdout);
             return 0;
         } else {

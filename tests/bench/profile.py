@@ -12,11 +12,15 @@ this counts, per request:
 The client is the same for everyone: `requests` connections one after the other, each
 sending one request and reading the whole response. Each server is counted twice, serving
 `base` and then `base + requests` requests, and the difference is divided by `requests`:
-start-up and shutdown cancel out. On a quiet machine the counts repeat from run to run, to a
+start-up and shutdown cancel out. A server whose `--help` lists --keep-alive gets a second
+row, started with --keep-alive: the client sends the requests one after the other on one
+kept connection, reading each answer before it sends the next (no accept, no close: what a
+request costs on a kept connection). On a quiet machine the counts repeat from run to run, to a
 few instructions. Under load they drift: timing decides whether a request has arrived when a
 server first reads, and a read too early costs a system call and a poll.
 """
 import re
+import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -28,20 +32,44 @@ ALLOCATION = re.compile(r"\b(malloc|free|_int_malloc|_int_free|cfree|operator ne
 LOCKS = re.compile(r"pthread_mutex_(un)?lock|__pthread_mutex_unlock_usercnt")
 
 
-def serve(wrapper, binary, requests, timeout=120.0):
-    """Runs the server under `wrapper`, makes `requests` sequential requests, then SIGTERM."""
-    with measure.Server(binary, startup_timeout=timeout, wrapper=wrapper) as server:
-        for _ in range(requests):
+def serve(wrapper, binary, requests, keep_alive=False, timeout=120.0):
+    """Runs the server under `wrapper`, makes `requests` sequential requests (with
+    `keep_alive`, on one connection), then SIGTERM."""
+    args = ["--keep-alive"] if keep_alive else []
+    with measure.Server(binary, startup_timeout=timeout, wrapper=wrapper, args=args) as server:
+        if keep_alive:
+            kept_requests(server.port, requests, timeout)
+        for _ in range(0 if keep_alive else requests):
             answer = measure.exchange(server.port, measure.REQUEST, timeout=timeout)
             if answer != measure.RESPONSE:
                 raise measure.BenchError(f"{binary}: wrong response {answer[:60]!r}")
         server.terminate(timeout)
 
 
-def count_syscalls(binary, requests):
+def kept_requests(port, requests, timeout):
+    """`requests` requests on one connection, each answer read before the next request; the
+    last asks to close, and the server's close is awaited (so its count includes it)."""
+    expected = measure.KEEP_ALIVE_RESPONSE * (requests - 1) + measure.RESPONSE
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as client:
+        got = b""
+        for i in range(requests):
+            client.sendall(measure.CLOSE_REQUEST if i == requests - 1 else measure.REQUEST)
+            want = len(measure.KEEP_ALIVE_RESPONSE) * (i + 1)
+            while len(got) < want:
+                chunk = client.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        while chunk := client.recv(4096):  # the rest of the last answer, then the close
+            got += chunk
+    if got != expected:
+        raise measure.BenchError(f"wrong answers on a kept connection: {got[-80:]!r}")
+
+
+def count_syscalls(binary, requests, keep_alive=False):
     """{syscall: calls} while serving `requests` requests (strace -c, all threads)."""
     with tempfile.NamedTemporaryFile(mode="r", suffix=".strace") as out:
-        serve(["strace", "-f", "-c", "-o", out.name], binary, requests)
+        serve(["strace", "-f", "-c", "-o", out.name], binary, requests, keep_alive)
         lines = out.read().splitlines()
     counts = {}
     header = next(i for i, line in enumerate(lines) if "calls" in line)
@@ -57,11 +85,12 @@ def count_syscalls(binary, requests):
     return counts
 
 
-def count_instructions(binary, requests):
+def count_instructions(binary, requests, keep_alive=False):
     """(all, allocation, locks): user-space instructions while serving `requests` requests."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
-        serve(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"], binary, requests)
+        serve(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"], binary, requests,
+              keep_alive)
         annotated = subprocess.run(["callgrind_annotate", "--threshold=100", str(out)],
                                    capture_output=True, text=True, check=True).stdout
     total = allocation = locks = 0
@@ -79,17 +108,17 @@ def count_instructions(binary, requests):
     return total, allocation, locks
 
 
-def profile(server, base, requests):
+def profile(server, base, requests, keep_alive=False):
     """Per-request counts for one server: the difference between two runs, divided."""
-    syscalls_small = count_syscalls(server["binary"], base)
-    syscalls_large = count_syscalls(server["binary"], base + requests)
+    syscalls_small = count_syscalls(server["binary"], base, keep_alive)
+    syscalls_large = count_syscalls(server["binary"], base + requests, keep_alive)
     per_call = {name: (syscalls_large.get(name, 0) - syscalls_small.get(name, 0)) / requests
                 for name in syscalls_large}
     per_call = {name: n for name, n in per_call.items() if n >= 0.05}
-    small = count_instructions(server["binary"], base)
-    large = count_instructions(server["binary"], base + requests)
+    small = count_instructions(server["binary"], base, keep_alive)
+    large = count_instructions(server["binary"], base + requests, keep_alive)
     instructions, allocation, locks = ((b - a) / requests for a, b in zip(small, large))
-    return dict(server=server["name"], syscalls=sum(per_call.values()),
+    return dict(server=server["name"], keep_alive=keep_alive, syscalls=sum(per_call.values()),
                 syscall_mix=dict(sorted(per_call.items(), key=lambda kv: -kv[1])),
                 instructions=instructions, allocation=allocation, locks=locks)
 
@@ -103,7 +132,10 @@ def markdown(rows, machine, requests, chapters):
         f"`{machine['commit']}`): {requests} sequential requests, one connection each. "
         "On a quiet machine these counts repeat from run to run, to a few instructions; under "
         "load they drift (see above). Stage 04 is left out: its loop spins, "
-        "so its count would measure time, not requests."
+        "so its count would measure time, not requests. A row marked *keep-alive* is the "
+        "same server started with `--keep-alive`, the requests sent one after the other on "
+        "one kept connection, each answer read before the next request: no accept and no "
+        "close."
         + (" The tokio peer's mutexes are Rust's `std::sync::Mutex`, whose uncontended lock "
            "and unlock are inlined into their callers: its last column cannot count them."
            if any(row["server"] == "tokio" for row in rows) else ""),
@@ -116,6 +148,8 @@ def markdown(rows, machine, requests, chapters):
         name = row["server"]
         label = f"[{name}]({name}.md)" if name in chapters else (
             {"asio": "Asio peer", "tokio": "tokio peer"}.get(name, name))
+        if row.get("keep_alive"):
+            label += ", *keep-alive*"
         mix = ", ".join(f"{call} {n:g}" for call, n in
                         ((c, round(n, 1)) for c, n in row["syscall_mix"].items()))
         lines.append(f"| {label} | {row['syscalls']:.1f} | {mix} | {row['instructions']:,.0f} "

@@ -15,7 +15,8 @@ PEER = "asio"
 PEER_LABELS = {"asio": "Asio peer", "tokio": "tokio peer"}
 # What tests/bench/runtime_bench.cpp measures; a program that reports any of these names is a
 # runtime, and gets a column in the side-by-side table (stage 10's, tokio's, later stages').
-RUNTIME_BENCHMARKS = ("spawn_and_complete", "wake_poll_1_task", "wake_poll_1000_tasks")
+RUNTIME_BENCHMARKS = ("spawn_and_complete", "wake_poll_1_task", "wake_poll_1000_tasks",
+                      "yield_now_1_task")
 
 
 def anchor(server):
@@ -291,7 +292,10 @@ def runtime_lines(run, micro):
     lines = ["### Side by side: our runtime and tokio's", "",
              "The same micro-benchmarks, run by each runtime: "
              "`bench/runtime` is [`tests/bench/runtime_bench.cpp`](../tests/bench/runtime_bench.cpp) "
-             "built against stage 10's scheduler and reactor (the runtime of stages 11–14); "
+             "built against stage 10's scheduler and reactor (the runtime of stages 11–14)"
+             + (", and `15-fast-runtime/runtime` the same program built against stage 15's "
+                "headers and runtime library" if "15-fast-runtime/runtime" in programs else "")
+             + "; "
              "`tokio current_thread` is "
              "[`tests/bench/tokio/src/bin/tokio-bench.rs`](../tests/bench/tokio/src/bin/tokio-bench.rs)"
              + (f" ({tokio})" if tokio and not tokio.startswith("not ") else "") +
@@ -299,9 +303,12 @@ def runtime_lines(run, micro):
              "with `wake_by_ref`) on a runtime built with `enable_all()`, which, like stage 10, "
              "looks at its I/O driver once every 61 polls while tasks stay runnable. tokio's "
              "spawn includes what tokio's spawn always does: its task list takes a mutex, and "
-             "the `JoinHandle` is dropped. `yield_now_1_task` is tokio's own "
+             "the `JoinHandle` is dropped. `yield_now_1_task` is, on tokio, its own "
              "`yield_now()`, which defers the wake until the runtime has looked at its I/O "
-             "driver: with nothing else runnable, an `epoll_wait` per yield. A stage whose "
+             "driver: with nothing else runnable, an `epoll_wait` per yield. Ours is a future "
+             "that does the same without deferring (an ordinary wake, queued at once), so on "
+             "our runtimes it costs what `wake_poll_1_task` costs: that row compares a "
+             "design choice, not only speed. A stage whose "
              "build registers a Meson `benchmark()` printing these names (for example "
              "`runtime_bench.cpp` built against its own sources), or builds an executable "
              "named `runtime-bench`, gets a column here by itself. Nanoseconds per operation, "

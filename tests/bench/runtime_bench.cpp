@@ -1,9 +1,13 @@
-// Micro-benchmarks of stage 10's runtime: what one spawn, and one wake -> poll, cost. (The
-// seed's two designs, scanning every task or queueing the runnable ones, are compared by
+// Micro-benchmarks of a stage's runtime: what one spawn, one wake -> poll and one yield cost.
+// (The seed's two designs, scanning every task or queueing the runnable ones, are compared by
 // stage 09's own chapters/09-scheduler/bench/scan_vs_queue.cpp.)
 //
-// Compiled against chapters/10-robust-scheduler's own headers and sources (see
-// tests/bench/meson.build), so it measures exactly the runtime that stage teaches. Each benchmark prints one line,
+// Compiled twice (see tests/bench/meson.build): against chapters/10-robust-scheduler's own
+// headers and sources (the runtime of stages 11 to 14), and against chapters/15-fast-runtime's
+// headers and runtime library, so each program measures exactly the runtime its stage teaches.
+// It uses only what both stages have: SCHEDULER.spawn(future), SCHEDULER.run(), Waker and its
+// wake(), the Future concept, Unit. tests/bench/tokio/src/bin/tokio-bench.rs runs the same
+// benchmarks on tokio. Each benchmark prints one line,
 //   BENCH {"name": ..., "about": ..., "ops": N, "ns_per_op": X}
 // which tests/bench/run collects (it runs this program once per round, and reports medians).
 // `--quick` runs a hundredth of the work, for the harness's smoke mode.
@@ -53,6 +57,40 @@ void report(std::string_view name, std::string_view about, std::size_t ops, Cloc
     std::fflush(stdout);
 }
 
+// YieldNow: tokio's `yield_now()` as a future of our runtime: on its first poll it wakes its
+// task and says "not yet"; on the next, it is done. (tokio's defers that wake until the
+// runtime has looked at its I/O driver; ours is an ordinary wake, queued at once.)
+struct YieldNow {
+    using Output = Unit;
+    bool yielded = false;
+    std::optional<Unit> poll(const Waker& waker) {
+        if (yielded) {
+            return Unit{};
+        }
+        yielded = true;
+        waker.wake();
+        return std::nullopt;
+    }
+};
+
+// Yields: a task that awaits a fresh YieldNow `left` times, what tokio's
+// `for _ in 0..n { yield_now().await }` compiles to: a future polled inside the task's.
+struct Yields {
+    using Output = Unit;
+    std::size_t left;
+    YieldNow current{};
+    std::optional<Unit> poll(const Waker& waker) {
+        while (left > 0) {
+            if (!current.poll(waker)) {
+                return std::nullopt;
+            }
+            --left;
+            current = YieldNow{};
+        }
+        return Unit{};
+    }
+};
+
 // Spawns `total` Ready tasks and runs them to completion, `batch` at a time (a million live
 // tasks at once would measure the memory allocator's page faults more than the scheduler).
 void spawn_and_complete(std::size_t total, std::size_t batch) {
@@ -82,6 +120,17 @@ void wake_poll(std::size_t tasks, std::size_t wakes, std::string_view name,
     report(name, about, tasks * wakes, Clock::now() - start);
 }
 
+// One task yields `yields` times: one yield is a wake, a "not yet", and the next poll.
+void yield_now(std::size_t yields) {
+    SCHEDULER.spawn(Yields{yields});
+    auto start = Clock::now();
+    SCHEDULER.run();
+    report("yield_now_1_task",
+           "one task awaits a yield_now() future in a loop: each one wakes the task, says not "
+           "yet, and is done at the next poll",
+           yields, Clock::now() - start);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -91,4 +140,5 @@ int main(int argc, char** argv) {
               "one task wakes itself; each wake is followed by its next poll");
     wake_poll(1'000, 1'000 / scale, "wake_poll_1000_tasks",
               "1,000 tasks wake themselves in turn; one wake and its poll");
+    yield_now(1'000'000 / scale);
 }

@@ -11,7 +11,9 @@
 //! thread-local count and one waker, woken by the last task to finish: per batch, not per
 //! task, so it costs next to nothing. (Spawned tasks' JoinHandles are dropped at once.)
 //!
-//! One more, tokio's own: `yield_now_1_task`, a task that calls `tokio::task::yield_now()`.
+//! And `yield_now_1_task`: a task that calls tokio's own `tokio::task::yield_now()` in a loop
+//! (runtime_bench.cpp's is a future that does what it does, without deferring the wake: see
+//! yield_now below).
 //! Not a test: nothing here asserts on a time.
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
@@ -109,7 +111,10 @@ fn wake_poll(runtime: &Runtime, tasks: usize, wakes: usize, name: &str, about: &
     report(name, about, tasks * wakes, took);
 }
 
-/// One task calls tokio's yield_now() `yields` times.
+/// One task calls tokio's yield_now() `yields` times. tokio defers the wake of a yield until
+/// the runtime has looked at its I/O driver (so that a yielding task lets I/O in): with
+/// nothing else runnable, that is an epoll_wait per yield, which runtime_bench.cpp's
+/// `YieldNow` does not pay.
 fn yield_now(runtime: &Runtime, yields: usize) {
     let took = runtime.block_on(async {
         LEFT.with(|left| left.set(1));
@@ -125,8 +130,8 @@ fn yield_now(runtime: &Runtime, yields: usize) {
     });
     report(
         "yield_now_1_task",
-        "tokio only: one task calls tokio::task::yield_now(), which defers its wake until \
-         the runtime has looked at the I/O driver",
+        "one task awaits a yield_now() future in a loop: each one wakes the task, says not \
+         yet, and is done at the next poll",
         yields,
         took,
     );

@@ -11,7 +11,8 @@
 //! world!` and the connection stays open; pipelined requests are answered in order (the
 //! answers to every request already read go out in one write); a request with
 //! `Connection: close` (or an HTTP/1.0 one) gets the usual close response, then the
-//! connection closes; one that has sent nothing for 5 s is closed.
+//! connection closes; one that has sent nothing for 5 s (`--idle-ms N`: N ms, stage 15's
+//! option) is closed.
 //!
 //! Simplification: a failed accept (out of file descriptors) is logged and retried 10 ms
 //! later, without the reserve-fd trick of common/net.cpp. The benchmark never runs it out of
@@ -32,9 +33,9 @@ const KEEP_ALIVE_RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r
 const TOO_LARGE: &[u8] = b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\
                            Connection: close\r\n\r\n";
 const CAPACITY: usize = 1024; // common/http.hpp's RequestBuffer::capacity
-const IDLE: Duration = Duration::from_secs(5);
+const IDLE_MS: u64 = 5000; // --idle-ms's default
 
-const USAGE: &str = "usage: server [--port N] [--quiet] [--keep-alive] [--help]
+const USAGE: &str = "usage: server [--port N] [--quiet] [--keep-alive] [--idle-ms N] [--help]
 
 tokio-peer: the benchmark's peer: tokio, one current_thread runtime on one thread
 
@@ -44,6 +45,7 @@ options:
   --port N       port to listen on (default 3000; 0 picks a free port)
   --quiet, -q    do not log each request on stdout
   --keep-alive   keep connections open (HTTP/1.1), close those idle for 5 s
+  --idle-ms N    with --keep-alive, close a connection idle for N ms (default 5000)
   --help, -h     show this help
 
 Once it accepts connections it prints: listening on http://127.0.0.1:PORT
@@ -53,6 +55,7 @@ struct Args {
     port: u16,
     quiet: bool,
     keep_alive: bool,
+    idle: Duration,
 }
 
 fn usage_error(message: &str) -> ! {
@@ -61,7 +64,12 @@ fn usage_error(message: &str) -> ! {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { port: 3000, quiet: false, keep_alive: false };
+    let mut args = Args {
+        port: 3000,
+        quiet: false,
+        keep_alive: false,
+        idle: Duration::from_millis(IDLE_MS),
+    };
     let mut argv = std::env::args().skip(1);
     while let Some(arg) = argv.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -82,6 +90,21 @@ fn parse_args() -> Args {
                 args.port = value.parse().unwrap_or_else(|_| {
                     usage_error(&format!("--port needs a number from 0 to 65535, got '{value}'"))
                 });
+            }
+            "--idle-ms" => {
+                let value = inline
+                    .or_else(|| argv.next())
+                    .unwrap_or_else(|| usage_error("--idle-ms needs a value"));
+                let ms = value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|ms| (1..=86_400_000).contains(ms))
+                    .unwrap_or_else(|| {
+                        usage_error(&format!(
+                            "--idle-ms needs a number from 1 to 86400000, got '{value}'"
+                        ))
+                    });
+                args.idle = Duration::from_millis(ms);
             }
             _ => usage_error(&format!("unknown argument '{arg}'")),
         }
@@ -166,13 +189,13 @@ async fn read_or_idle(
 }
 
 /// --keep-alive: requests answered in order until the client asks to close, closes, or idles.
-async fn serve_keep_alive(mut stream: TcpStream, quiet: bool) {
+async fn serve_keep_alive(mut stream: TcpStream, quiet: bool, idle_timeout: Duration) {
     let mut buffer = [0u8; CAPACITY];
     let mut filled = 0;
     let mut out = Vec::with_capacity(4 * KEEP_ALIVE_RESPONSE.len());
     // One timer per connection, pushed back before each read: tokio only re-registers it
     // when the new deadline is earlier than the one it holds.
-    let mut idle = pin!(tokio::time::sleep(IDLE));
+    let mut idle = pin!(tokio::time::sleep(idle_timeout));
     loop {
         // Answer every complete request already read, in order, in one write.
         let mut start = 0;
@@ -205,9 +228,9 @@ async fn serve_keep_alive(mut stream: TcpStream, quiet: bool) {
         buffer.copy_within(start..filled, 0); // the start of the next request, if any
         filled -= start;
 
-        idle.as_mut().reset(Instant::now() + IDLE);
+        idle.as_mut().reset(Instant::now() + idle_timeout);
         match read_or_idle(&mut stream, &mut buffer[filled..], idle.as_mut()).await {
-            Ok(Some(0)) | Ok(None) => return, // closed by the client, or idle for 5 s
+            Ok(Some(0)) | Ok(None) => return, // closed by the client, or idle too long
             Ok(Some(n)) => filled += n,
             Err(error) => return failed(error),
         }
@@ -241,7 +264,7 @@ fn main() {
         loop {
             match listener.accept().await {
                 Ok((stream, _)) if args.keep_alive => {
-                    tokio::spawn(serve_keep_alive(stream, args.quiet));
+                    tokio::spawn(serve_keep_alive(stream, args.quiet, args.idle));
                 }
                 Ok((stream, _)) => {
                     tokio::spawn(serve_one(stream, args.quiet));

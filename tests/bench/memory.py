@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import measure
+import report
 
 SLABS = ("TCP", "sock_inode_cache", "filp", "dentry", "eventpoll_epi")  # see kernel_objects()
 
@@ -200,8 +201,9 @@ def kernel_objects():
     return sizes
 
 
-def markdown(rows, machine, connections, failures, chapters):
-    """The section for docs/benchmarks.md."""
+def markdown(rows, machine, connections, failures, chapters, goal=None):
+    """The section for docs/benchmarks.md: the table, then issue 12's goal for `goal` (the
+    last stage: report.goal_stage())."""
     labels = {"asio": "Asio peer", "tokio": "tokio peer"}
 
     def name(server):
@@ -233,6 +235,7 @@ def markdown(rows, machine, connections, failures, chapters):
         " **Kernel memory is not in these figures:** VmRSS counts the process's own pages, "
         "and a connection's socket, buffers and epoll registration are the kernel's." + kernel,
         "",
+        *report.build_failure_lines(machine),
         "| server | KiB per idle connection | fds per idle connection "
         "| KiB per kept connection | fds per kept connection | VmRSS: before, then idle "
         "| VmRSS: before, then kept |",
@@ -253,21 +256,25 @@ def markdown(rows, machine, connections, failures, chapters):
         i, k = idle.get(server), kept.get(server)
         lines.append("| " + " | ".join([name(server), *cells(i), *cells(k), rss(i), rss(k)])
                      + " |")
-    lines += ["", *goal_lines(idle)]
+    lines += ["", *goal_lines(idle, goal)]
     if failures:
         lines += ["", "Failed in this run:", ""] + [f"- {failure}" for failure in failures]
     return "\n".join(lines)
 
 
-def goal_lines(idle):
+def goal_lines(idle, goal):
     """Issue 12's goal: the last stage's idle connection costs at most stage 05's."""
-    reference = idle.get("05-multiplexed")
-    last = sorted(s for s in idle if re.match(r"\d\d-", s))
-    if not reference or not last or last[-1] == "05-multiplexed":
-        return ["The goal (the last stage at most stage 05's memory per idle connection) "
-                "cannot be checked in this run: it needs both."]
-    stage = idle[last[-1]]
-    ok = stage["kib_per_connection"] <= reference["kib_per_connection"]
-    return [f"The goal for the last stage, at most stage 05's memory per idle connection: "
-            f"{last[-1]} {stage['kib_per_connection']:.2f} KiB, 05-multiplexed "
-            f"{reference['kib_per_connection']:.2f} KiB: {'met' if ok else '**not met**'}."]
+    title = (f"Issue 12's goal for {goal}" if goal else "Issue 12's goal") + (
+        ", memory per idle connection at most stage 05's")
+    if not goal:
+        return [f"{title}: not checked in this run: it measured no stage whose `--help` "
+                "lists `--keep-alive` (`--only` left it out, or it did not build)."]
+    stage, reference = idle.get(goal), idle.get(report.REFERENCE)
+    if not stage or not reference:
+        missing = " and ".join(n for n, row in ((goal, stage), (report.REFERENCE, reference))
+                               if not row)
+        return [f"{title}: not measured ({missing}: no idle row in this run)."]
+    mine, theirs = stage["kib_per_connection"], reference["kib_per_connection"]
+    return [f"{title}: {mine:.2f} KiB, against {report.REFERENCE}'s {theirs:.2f} KiB "
+            f"({report.fmt_ratio(report.ratio(mine, theirs))}): "
+            f"{report.verdict(mine <= theirs)}."]

@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 import measure
+import report
 
 ALLOCATION = re.compile(r"\b(malloc|free|_int_malloc|_int_free|cfree|operator new|"
                         r"operator delete|malloc_consolidate|tcache\w*)\b")
@@ -123,8 +124,9 @@ def profile(server, base, requests, keep_alive=False):
                 instructions=instructions, allocation=allocation, locks=locks)
 
 
-def markdown(rows, machine, requests, chapters):
-    """The table for docs/benchmarks.md."""
+def markdown(rows, machine, requests, chapters, goal=None):
+    """The section for docs/benchmarks.md: the table, then issue 12's goals for `goal` (the
+    last stage: report.goal_stage())."""
     lines = [
         "## Counted, not timed: one request's system calls and instructions",
         "",
@@ -140,6 +142,7 @@ def markdown(rows, machine, requests, chapters):
            "and unlock are inlined into their callers: its last column cannot count them."
            if any(row["server"] == "tokio" for row in rows) else ""),
         "",
+        *report.build_failure_lines(machine),
         "| server | system calls | which | user-space instructions | in malloc/free "
         "| in mutex lock/unlock |",
         "|---|---:|---|---:|---:|---:|",
@@ -154,4 +157,53 @@ def markdown(rows, machine, requests, chapters):
                         ((c, round(n, 1)) for c, n in row["syscall_mix"].items()))
         lines.append(f"| {label} | {row['syscalls']:.1f} | {mix} | {row['instructions']:,.0f} "
                      f"| {row['allocation']:,.0f} | {row['locks']:,.0f} |")
-    return "\n".join(lines)
+    return "\n".join(lines + [""] + goal_lines(rows, goal))
+
+
+INSTRUCTIONS_GOAL = 2000     # issue 12: user-space instructions per request, at most
+ALLOWED_EXTRA = {"shutdown"}  # the lingering close's shutdown(SHUT_WR), which 05 never makes
+
+
+def goal_lines(rows, goal):
+    """Issue 12's profile goals for the last stage, in words. Both compare the rows with one
+    new connection per request: stage 05 closes after every response, so it has no
+    keep-alive row to compare with."""
+    title = "Issue 12's profile goals"
+    if not goal:
+        return [f"{title}: not checked in this run: it measured no stage whose `--help` "
+                "lists `--keep-alive` (`--only` left it out, or it did not build)."]
+    closing = {row["server"]: row for row in rows if not row.get("keep_alive")}
+    stage, reference = closing.get(goal), closing.get(report.REFERENCE)
+    lines = [f"{title} for {goal}, on the rows with one connection per request (the only "
+             f"kind stage 05 has):", ""]
+    if not stage:
+        return lines + [f"- Not measured: {goal} has no row in this run."]
+    instructions = stage["instructions"]
+    lines.append(
+        f"- At most {INSTRUCTIONS_GOAL:,} user-space instructions per request: {goal} "
+        f"{instructions:,.0f}"
+        + (f" (stage 05: {reference['instructions']:,.0f})" if reference else "")
+        + f": {report.verdict(instructions <= INSTRUCTIONS_GOAL)}.")
+    goal_text = ("- No system call that stage 05 does not make, except the lingering close's "
+                 "`shutdown`")
+    if not reference:
+        return lines + [f"{goal_text}: not measured (stage 05 has no row in this run)."]
+    mine, theirs = stage["syscall_mix"], reference["syscall_mix"]
+    extra = [call for call in mine if call not in theirs]
+    unexpected = [call for call in extra if call not in ALLOWED_EXTRA]
+    more = [call for call in mine if call in theirs and round(mine[call], 1) > round(
+        theirs[call], 1)]
+
+    def counts(calls, with_reference=False):
+        return ", ".join(f"`{call}` {round(mine[call], 1):g}"
+                         + (f" (05: {round(theirs[call], 1):g})" if with_reference else "")
+                         for call in calls)
+
+    figures = (f"{goal} makes {stage['syscalls']:.1f} system calls per request, stage 05 "
+               f"{reference['syscalls']:.1f}; "
+               + (f"calls stage 05 does not make: {counts(extra)}" if extra
+                  else "no call that stage 05 does not make")
+               + (f"; more of them than stage 05: {counts(more, True)}" if more else ""))
+    return lines + [f"{goal_text}: {figures}: {report.verdict(not unexpected)}"
+                    + (f" (not allowed: {', '.join(f'`{c}`' for c in unexpected)})."
+                       if unexpected else ".")]

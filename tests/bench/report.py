@@ -12,11 +12,36 @@ from html import escape
 GOAL_STAGES = re.compile(r"^1[1-4]-")  # the servers on our runtime
 REFERENCE = "05-multiplexed"            # the one-thread epoll server
 PEER = "asio"
+PEERS = ("asio", "tokio")               # issue 12's goals compare the last stage with both
 PEER_LABELS = {"asio": "Asio peer", "tokio": "tokio peer"}
 # What tests/bench/runtime_bench.cpp measures; a program that reports any of these names is a
 # runtime, and gets a column in the side-by-side table (stage 10's, tokio's, later stages').
 RUNTIME_BENCHMARKS = ("spawn_and_complete", "wake_poll_1_task", "wake_poll_1000_tasks",
                       "yield_now_1_task")
+
+
+def goal_stage(servers):
+    """The stage issue 12's goals are for: the last stage whose `--help` lists --keep-alive
+    (15-fast-runtime today), or None. It keeps that even if it fails the keep-alive check
+    (`lists_keep_alive`; a run saved before that field existed has only `keep_alive`)."""
+    stages = [s["name"] for s in servers
+              if s["kind"] == "stage" and s.get("lists_keep_alive", s.get("keep_alive"))]
+    return max(stages) if stages else None
+
+
+def verdict(ok):
+    """A goal's verdict, in words: True, False, or None (not measured)."""
+    return "not measured" if ok is None else ("met" if ok else "**not met**")
+
+
+def build_failure_lines(machine):
+    """What the build left out, for every page the run writes (empty if everything built)."""
+    failed = machine.get("build_failures")
+    if not failed:
+        return []
+    return ["**The build failed in this run.** These targets were not built (or would have "
+            "been stale), so they are not measured: " + ", ".join(f"`{t}`" for t in failed)
+            + ".", ""]
 
 
 def anchor(server):
@@ -115,6 +140,18 @@ def fmt_pct(value):
     return "—" if value is None else f"{value:.0f} %"
 
 
+def fmt_cpu_fine(value):
+    """CPU per request to 0.01 µs: the goal table compares servers a few percent apart."""
+    return "—" if value is None else f"{value:.2f} µs"
+
+
+def fmt_close_ratio(value):
+    """A ratio, with a third decimal when two would show 1.00× for unequal figures."""
+    if value is None:
+        return "—"
+    return f"{value:.3f}×" if f"{value:.2f}" == "1.00" and value != 1 else f"{value:.2f}×"
+
+
 def ratio(a, b):
     return a / b if a is not None and b else None
 
@@ -132,7 +169,9 @@ def machine_lines(machine):
         f"load average {machine['load_before']} before and {machine['load_after']} after "
         f"(anything well above 0 means other work shared the machine), "
         f"{machine['elapsed_min']:.1f} minutes",
-    ]
+    ] + ([f"- **Build:** failed; not built, so not measured: "
+          + ", ".join(f"`{t}`" for t in machine["build_failures"])]
+         if machine.get("build_failures") else [])
 
 
 def table(header, rows, text_columns=1):
@@ -271,6 +310,127 @@ def goal_lines(results):
     return lines + table(header, rows) + [""]
 
 
+def issue12_lines(results):
+    """Issue 12's goals for the last stage, checked against this run's medians, in words.
+
+    The profile and memory goals come from their own runs (--profile, --memory), and are
+    checked at the end of their own sections (profile.goal_lines, memory.goal_lines)."""
+    run = results.run
+    stage = goal_stage(results.servers)
+    lines = ["## Issue 12's goals", ""]
+    if not stage:
+        return lines + ["Not checked in this run: it measured no stage whose `--help` lists "
+                        "`--keep-alive` (the last stage's does; `--only` left it out, or it "
+                        "did not build)."
+                        + (" Not built: " + ", ".join(f"`{t}`" for t in
+                                                      run["machine"]["build_failures"]) + "."
+                           if run["machine"].get("build_failures") else ""), ""]
+    machine = run["machine"]
+    lines += [f"Issue 12 asks the last stage, [{stage}](#stage-{stage}), to beat stage 05 and "
+              f"both peers. Each line below is one comparison, from this run's medians "
+              f"({run['config']['rounds']} round(s), load average {machine['load_before']} "
+              f"before and {machine.get('load_after', '?')} after: read them as \"about\" when "
+              f"that is well above 0). The profile's and the memory's goals come from their "
+              f"own runs, and are checked at the end of those sections.", ""]
+    names = {s["name"]: s for s in results.servers}
+
+    def who(name):
+        return label(names[name]) if name in names else PEER_LABELS.get(name, name)
+
+    def cell(name, scenario, metric, missing):
+        """(value, why it is missing): value None with a reason when not measured."""
+        if name not in names:
+            return None, missing
+        if not results.has(name, scenario):
+            if results.scenarios.get(scenario, {}).get("keep_alive") and not names[name].get(
+                    "keep_alive"):
+                return None, f"{who(name)} left out of the keep-alive cells"
+            return None, f"{who(name)} not measured at this level"
+        return results.get(name, scenario, metric), None
+
+    def compare(scenario, metric, other, fmt, passes, other_missing):
+        """One goal row's figures and verdict: the stage's value against `other`'s."""
+        mine, why = cell(stage, scenario, metric, f"{stage} not in this run")
+        if why:
+            return why, None
+        if mine is None:
+            return f"{stage} served nothing", False
+        theirs, why = cell(other, scenario, metric, other_missing)
+        if why:
+            return f"{stage} {fmt(mine)}; {why}", None
+        if theirs is None:
+            return f"{stage} {fmt(mine)}; {who(other)} served nothing", None
+        return (f"{stage} {fmt(mine)}, {who(other)} {fmt(theirs)} "
+                f"({fmt_close_ratio(ratio(mine, theirs))})", passes(mine, theirs))
+
+    rows = []
+    close = results.scenarios.get("c50", {}).get("title", "50 connections")
+    for other, goal, passes in [
+            (REFERENCE, "at most 1.0× stage 05's", lambda a, b: a <= b),
+            ("asio", "under the Asio peer's", lambda a, b: a < b),
+            ("tokio", "under the tokio peer's", lambda a, b: a < b)]:
+        rows.append((f"Connection: close, {close}: server CPU per request {goal}",
+                     *compare("c50", "cpu_us_per_request", other, fmt_cpu_fine, passes,
+                              f"{who(other)} not in this run")))
+    for other in PEERS:
+        rows.append((f"Keep-alive, 50 connections: server CPU per request under the "
+                     f"{PEER_LABELS[other]}'s",
+                     *compare("ka50", "cpu_us_per_request", other, fmt_cpu_fine,
+                              lambda a, b: a < b, f"{PEER_LABELS[other]} not in this run")))
+    for other in PEERS:
+        rows.append((f"Keep-alive, 50 connections: requests/s at least the "
+                     f"{PEER_LABELS[other]}'s",
+                     *compare("ka50", "rps", other, fmt_int, lambda a, b: a >= b,
+                              f"{PEER_LABELS[other]} not in this run")))
+    rows += micro_goal_rows(run.get("micro") or [], stage)
+
+    lines += table(["goal", "this run", "verdict"],
+                   [[goal, figures, verdict(ok)] for goal, figures, ok in rows], 3) + [""]
+    tally = {word: [goal for goal, _, ok in rows if verdict(ok) == word]
+             for word in ("met", "**not met**", "not measured")}
+    lines += [f"In this run: {len(tally['met'])} of {len(rows)} goals met, "
+              f"{len(tally['**not met**'])} not met, {len(tally['not measured'])} not "
+              f"measured." + (" Not built, so not measured: " + ", ".join(
+                  f"`{t}`" for t in machine["build_failures"]) + "."
+                  if machine.get("build_failures") else ""), ""]
+    return lines
+
+
+# The runtime micro-benchmarks issue 12's goals name, and what each is called there.
+MICRO_GOALS = (("spawn_and_complete", "spawn", ""),
+               ("wake_poll_1_task", "wake round trip", ""),
+               ("yield_now_1_task", "yield",
+                " (tokio's `yield_now()` defers its wake until its runtime has looked at "
+                "its I/O driver: with nothing else runnable, an `epoll_wait` per yield, "
+                "which ours does not make)"))
+
+
+def micro_goal_rows(micro, stage):
+    """(goal, figures, ok) for each micro-benchmark goal: the stage's runtime at or under
+    tokio's nanoseconds per operation."""
+    def program(prefix):
+        return next((m["program"] for m in micro if m["program"].startswith(prefix)
+                     and m["name"] in RUNTIME_BENCHMARKS), None)
+
+    ours, tokio = program(f"{stage}/"), program("tokio/")
+    rows = []
+    for name, what, note in MICRO_GOALS:
+        goal = f"Micro-benchmark, {what} (`{name}`): at or under tokio's time{note}"
+        values = {p: median(m["ns_per_op"]) for m in micro for p in (ours, tokio)
+                  if p and m["program"] == p and m["name"] == name}
+        if ours not in values:
+            rows.append((goal, f"no `{stage}/…` runtime micro-benchmark with this name in "
+                               f"this run", None))
+        elif tokio not in values:
+            rows.append((goal, f"{stage} {values[ours]:,.1f} ns; the tokio peer's "
+                               f"`tokio-bench` not in this run", None))
+        else:
+            mine, theirs = values[ours], values[tokio]
+            rows.append((goal, f"{stage} {mine:,.1f} ns, tokio {theirs:,.1f} ns "
+                               f"({fmt_close_ratio(ratio(mine, theirs))})", mine <= theirs))
+    return rows
+
+
 def runtime_column(program):
     """The side-by-side table's heading for a program: which runtime it measures."""
     if program == "bench/runtime":
@@ -373,6 +533,7 @@ def markdown(run, chapters, svg_dir_link):
         out += ["### Cells that failed in this run", ""]
         out += [f"- {failure}" for failure in run["failures"]] + [""]
     out += goal_lines(results)
+    out += issue12_lines(results)
     out += micro_lines(run)
     return "\n".join(out)
 

@@ -4,15 +4,17 @@
 // Stage 13 wrote each socket step as a poll_fn by hand: try the call, and on "would block"
 // make sure REACTOR will wake the task. Here that pattern is written once. Async<T> owns a
 // TcpListener or TcpStream, set non-blocking, and its Registration with this thread's
-// REACTOR; until_ready(attempt) is the future that repeats one non-blocking call until it
-// stops saying "would block". smol, a small Rust runtime, has the same type under the same
+// REACTOR; until_ready(direction, attempt) is the future that repeats one non-blocking call
+// until it stops saying "would block". smol, a small Rust runtime, has the same type under the same
 // name (`Async<T>` and its `read_with`).
 //
-// Registration happens on the first "would block", with the waker of that poll, and lasts as
-// long as the Async: the socket is registered once, edge-triggered (see reactor.hpp), however
-// many times it is awaited. Every later poll comes from the same task, whose waker never
-// changes (the Scheduler makes one per task), so the waker need not be replaced. Declared
-// after the socket, the registration is removed before the socket is closed.
+// The socket is registered when the Async is made, once, edge-triggered for both directions
+// (see reactor.hpp), and stays registered as long as the Async lives, however many times it
+// is awaited. until_ready() first asks the registration whether the last event said that
+// direction is ready: if not, it leaves the task's waker for that direction and returns "not
+// yet" without a system call, so a fresh connection is not read before its first bytes have
+// arrived. If so, it makes the call; "would block" clears the bit. Declared after the socket,
+// the registration is removed before the socket is closed.
 //
 // The futures borrow the Async (they hold a pointer to it). That is safe in the way they are
 // used: `co_await read(connection, buffer)` in the coroutine that owns `connection`. The
@@ -37,21 +39,28 @@
 template <class T>
 class Async {
   public:
-    explicit Async(T socket) : socket_(std::move(socket)) { socket_.set_nonblocking(); }
+    explicit Async(T socket) : socket_(std::move(socket)), registration_(socket_.fd()) {
+        socket_.set_nonblocking();
+    }
 
     T& get() { return socket_; }
 
-    // A future that calls `attempt(socket)` on each poll until it returns a value (its
-    // output); std::nullopt from it means "would block". Errors it throws come out of poll(),
-    // and so out of the co_await.
+    // A future that calls `attempt(socket)`, once `direction` is ready, on each poll until it
+    // returns a value (its output); std::nullopt from it means "would block". Errors it
+    // throws come out of poll(), and so out of the co_await.
     template <class Attempt>
-    auto until_ready(Attempt attempt) {
-        return poll_fn([this, attempt = std::move(attempt)](const Waker& waker) mutable {
-            auto result = attempt(socket_);
-            if (!result && !registration_) {
-                // Would block, for the first time: from now on REACTOR wakes this task
-                // whenever the socket becomes ready.
-                registration_.emplace(socket_.fd(), waker);
+    auto until_ready(Direction direction, Attempt attempt) {
+        return poll_fn([this, direction, attempt = std::move(attempt)](const Waker& waker) mutable {
+            using Result = decltype(attempt(socket_));
+            if (!registration_.poll_ready(direction, waker)) {
+                return Result(); // not ready since the last "would block": no system call
+            }
+            Result result = attempt(socket_);
+            if (!result) {
+                // Clearing the bit after the call cannot lose an edge that came in between:
+                // events are only handled by REACTOR.wait(), on this same thread, never while
+                // a task runs. An edge the kernel queued meanwhile sets the bit at that wait.
+                registration_.would_block(direction, waker);
             }
             return result;
         });
@@ -59,22 +68,24 @@ class Async {
 
   private:
     T socket_;
-    std::optional<Registration> registration_; // after socket_: removed before it is closed
+    Registration registration_; // after socket_: removed before it is closed
 };
 
 // A future of the next connection (a TcpStream, blocking until it is wrapped in an Async).
 inline auto accept(Async<TcpListener>& listener) {
-    return listener.until_ready([](TcpListener& socket) { return socket.accept(); });
+    return listener.until_ready(Direction::read,
+                                [](TcpListener& socket) { return socket.accept(); });
 }
 
 // A future of the number of bytes read into `buffer`; 0 means the peer closed its side.
 inline auto read(Async<TcpStream>& stream, std::span<char> buffer) {
-    return stream.until_ready([buffer](TcpStream& socket) { return socket.read(buffer); });
+    return stream.until_ready(Direction::read,
+                              [buffer](TcpStream& socket) { return socket.read(buffer); });
 }
 
 // A future that is ready once all of `bytes` is written. `bytes` must outlive it.
 inline auto write_all(Async<TcpStream>& stream, std::string_view bytes) {
-    return stream.until_ready([bytes](TcpStream& socket) mutable -> std::optional<Unit> {
+    auto write_what_fits = [bytes](TcpStream& socket) mutable -> std::optional<Unit> {
         while (!bytes.empty()) {
             std::optional<std::size_t> n = socket.write(bytes);
             if (!n) {
@@ -83,5 +94,6 @@ inline auto write_all(Async<TcpStream>& stream, std::string_view bytes) {
             bytes.remove_prefix(*n);
         }
         return Unit{};
-    });
+    };
+    return stream.until_ready(Direction::write, std::move(write_what_fits));
 }

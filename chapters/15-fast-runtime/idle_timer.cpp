@@ -1,51 +1,30 @@
 #include "idle_timer.hpp"
 
-#include "error.hpp"
-
-#include <sys/timerfd.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdint>
+#include <utility>
 
 IdleTimer::IdleTimer(std::chrono::milliseconds idle)
-    : idle_(idle), deadline_(Clock::now() + idle),
-      timer_(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) {
-    if (!timer_) {
-        throw_errno("timerfd_create");
-    }
-    arm();
-}
+    : idle_(idle), deadline_(Clock::now() + idle) {}
 
-void IdleTimer::arm() {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline_.time_since_epoch());
-    itimerspec when{};
-    when.it_value.tv_sec = static_cast<time_t>(ns.count() / 1'000'000'000);
-    when.it_value.tv_nsec = static_cast<long>(ns.count() % 1'000'000'000);
-    if (when.it_value.tv_sec == 0 && when.it_value.tv_nsec == 0) {
-        when.it_value.tv_nsec = 1; // zero would disarm it
-    }
-    if (::timerfd_settime(timer_.get(), TFD_TIMER_ABSTIME, &when, nullptr) < 0) {
-        throw_errno("timerfd_settime");
+void IdleTimer::cancel() noexcept {
+    if (timer_) {
+        REACTOR.remove_timer(*std::exchange(timer_, std::nullopt)); // nothing if it fired
     }
 }
 
 std::optional<Unit> IdleTimer::poll(const Waker& waker) {
-    if (!registration_) {
-        // Register before looking, as Sleep does: a timer that fires in between is still
-        // reported by the edge-triggered registration.
-        registration_.emplace(timer_.get(), waker);
+    Clock::time_point now = Clock::now();
+    if (now >= deadline_) {
+        cancel();
+        return Unit{}; // idle all along
     }
-    std::uint64_t expirations = 0;
-    if (::read(timer_.get(), &expirations, sizeof expirations) != sizeof expirations) {
-        if (!is_would_block(errno)) {
-            throw_errno("read(timerfd)");
-        }
-        return std::nullopt; // not fired yet
+    // The timer in the reactor is due at the deadline noted when it went in. If that has
+    // passed, it fired (or fires at the next wait) while the connection was busy: put it back
+    // for the deadline restart() moved to. Otherwise it is still waiting: leave it alone.
+    if (timer_ && timer_->deadline <= now) {
+        cancel();
     }
-    if (Clock::now() >= deadline_) {
-        return Unit{}; // idle all along; the timer stays disarmed (it fired)
+    if (!timer_ || !REACTOR.update_timer(*timer_, waker)) {
+        timer_ = REACTOR.add_timer(deadline_, waker);
     }
-    arm(); // the connection was busy meanwhile: wait for the deadline it moved to
     return std::nullopt;
 }

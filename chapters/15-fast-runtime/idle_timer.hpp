@@ -1,19 +1,19 @@
 // IdleTimer: one kept connection's idle deadline, "no byte in or out for `idle`".
 //
-// sleep_for (sleep.hpp) would do, but a new one per request costs a timerfd: five system
-// calls (create, arm, register, deregister, close) for every request on the connection.
-// IdleTimer keeps one timerfd for the connection's whole life and moves the deadline lazily:
-// restart() only notes the new deadline, which costs a read of the clock (the vDSO, no
-// system call). When the timerfd fires, expired() looks at the deadline: passed, the
-// connection was idle; not yet, the timer is armed again for it. So a busy connection pays
-// one timer wake per `idle`, not a system call per request. (nginx and the Linux kernel's
-// own TCP keepalive timers defer the same way; tokio moves an entry in its timer wheel.)
+// sleep_for (sleep.hpp) would do, but a new one per request would take its timer out of the
+// reactor's list and put a new one in, for every request on the connection. IdleTimer keeps
+// one timer in REACTOR for the connection and moves the deadline lazily: restart() only notes
+// the new deadline, which costs a read of the clock (the vDSO, no system call). When the
+// timer fires, expired() looks at the deadline: passed, the connection was idle; not yet, the
+// timer goes back into the reactor for the deadline it moved to. So a busy connection pays
+// one timer wake per `idle`, not a change of the reactor's list per request. (nginx and the
+// Linux kernel's own TCP keepalive timers defer the same way; tokio moves an entry in its
+// timer wheel.) Like Sleep, it owns no fd, and destroying it cancels its timer.
 #pragma once
 
-#include "fd.hpp"
 #include "future.hpp"
 #include "poll_fn.hpp"
-#include "registration.hpp"
+#include "reactor.hpp"
 #include "waker.hpp"
 
 #include <chrono>
@@ -21,10 +21,13 @@
 
 class IdleTimer {
   public:
-    using Clock = std::chrono::steady_clock; // CLOCK_MONOTONIC, the timerfd's clock
+    using Clock = Reactor::Clock;
 
-    // Starts the clock now. Throws std::system_error if no timerfd can be created.
+    // Starts the clock now.
     explicit IdleTimer(std::chrono::milliseconds idle);
+    ~IdleTimer() { cancel(); }
+    IdleTimer(const IdleTimer&) = delete;
+    IdleTimer& operator=(const IdleTimer&) = delete;
 
     void restart() { deadline_ = Clock::now() + idle_; }
 
@@ -36,10 +39,9 @@ class IdleTimer {
 
   private:
     std::optional<Unit> poll(const Waker& waker);
-    void arm(); // for deadline_, as an absolute time
+    void cancel() noexcept;
 
     std::chrono::milliseconds idle_;
     Clock::time_point deadline_;
-    Fd timer_;
-    std::optional<Registration> registration_; // after timer_: removed before it is closed
+    std::optional<Reactor::TimerKey> timer_; // in REACTOR, with the waker, until it fires
 };

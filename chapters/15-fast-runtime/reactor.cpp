@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <iterator>
 #include <utility>
@@ -42,69 +43,138 @@ Reactor::Reactor() : epoll_(::epoll_create1(EPOLL_CLOEXEC)), notifier_(std::make
     }
     epoll_event event{};
     event.events = EPOLLIN | EPOLLET;
-    event.data.fd = notifier_->fd();
+    event.data.ptr = nullptr; // no IoState: the notifier's eventfd
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, notifier_->fd(), &event) < 0) {
         throw_errno("epoll_ctl(ADD eventfd)");
     }
 }
 
 Reactor::~Reactor() {
-    // Dropping a waker can drop the last reference to a task, whose future may call
-    // REACTOR.remove() from its destructor: let that happen on an already empty map.
-    std::unordered_map<int, Waker> wakers;
-    wakers.swap(wakers_);
+    // Dropping a waker can drop the last reference to a task, whose future's destructor
+    // then calls remove() or remove_timer(): so the wakers are taken out first, and dropped
+    // while every IoState a Registration points at still exists and the containers are
+    // consistent. (Stage 14 dropped a map of wakers by fd; an IoState is reached by address.)
+    std::vector<Waker> wakers;
+    for (auto& [address, state] : states_) {
+        for (std::optional<Waker>* slot : {&state->reader_, &state->writer_}) {
+            if (*slot) {
+                wakers.push_back(std::move(**slot));
+                slot->reset();
+            }
+        }
+    }
+    for (auto& [key, waker] : timers_) {
+        wakers.push_back(std::move(waker));
+    }
+    wakers.clear();
 }
 
-void Reactor::add(int fd, Waker waker) {
+IoState& Reactor::add(int fd) {
+    auto state = std::make_unique<IoState>(fd);
     epoll_event event{};
     event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    event.data.fd = fd;
-    // EEXIST: this very fd (same open file) is registered already, and stays registered: only
-    // the waker changes. We deliberately do not EPOLL_CTL_MOD it: MOD re-checks readiness and
-    // reports a ready fd again, so a future that re-registers on every poll would be woken at
-    // once, forever (a socket is nearly always writable).
+    event.data.ptr = state.get();
     // A number that was closed without remove() and then reused is a new open file: ADD
-    // succeeds, and the new waker below replaces the stale one.
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0 && errno != EEXIST) {
+    // succeeds, and its events carry the new IoState's address, never the stale one's.
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) {
         throw_errno("epoll_ctl(ADD)");
     }
-    auto [entry, inserted] = wakers_.try_emplace(fd, waker);
-    if (!inserted) {
-        std::swap(entry->second, waker); // the old waker dies at return, with the map consistent
-    }
+    IoState& added = *state;
+    states_.emplace(&added, std::move(state));
+    return added;
 }
 
-void Reactor::remove(int fd) noexcept {
+void Reactor::remove(IoState& state) noexcept {
     // ENOENT (not in the set) and EBADF (already closed, which removed it) leave nothing to
     // undo. Calling DEL before close matters: a registration belongs to the open file, not to
     // the number, and outlives close() if the fd was duplicated (dup, fork), firing under a
-    // number that may by then belong to someone else.
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
-    auto node = wakers_.extract(fd); // destroyed at return, after the map is consistent
+    // number that may by then belong to someone else, with the address of a freed IoState.
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, state.fd(), nullptr);
+    auto node = states_.extract(&state); // destroyed at return, after the map is consistent
+}
+
+Reactor::TimerKey Reactor::add_timer(Clock::time_point deadline, Waker waker) {
+    TimerKey key{deadline, next_timer_id_++};
+    timers_.emplace(key, std::move(waker));
+    return key;
+}
+
+bool Reactor::update_timer(const TimerKey& key, const Waker& waker) {
+    auto entry = timers_.find(key);
+    if (entry == timers_.end()) {
+        return false;
+    }
+    if (!entry->second.will_wake(waker)) {
+        Waker old = std::exchange(entry->second, waker); // dropped at return, map consistent
+    }
+    return true;
+}
+
+void Reactor::remove_timer(const TimerKey& key) noexcept {
+    auto node = timers_.extract(key); // empty if it fired already; destroyed after the erase
+}
+
+int Reactor::timeout_for(int timeout_ms) const {
+    if (timers_.empty()) {
+        return timeout_ms;
+    }
+    auto left = timers_.begin()->first.deadline - Clock::now();
+    if (left <= Clock::duration::zero()) {
+        return 0;
+    }
+    // Rounded up: epoll_wait counts whole milliseconds, and a wait that ended just before the
+    // deadline would find nothing due and wait(0) again and again until it passed (a spin).
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    int nearest = ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+    return timeout_ms < 0 || nearest < timeout_ms ? nearest : timeout_ms;
 }
 
 void Reactor::wait(int timeout_ms) {
     epoll_event events[64];
-    int n = ::epoll_wait(epoll_.get(), events, static_cast<int>(std::size(events)), timeout_ms);
+    int n = ::epoll_wait(epoll_.get(), events, static_cast<int>(std::size(events)),
+                         timeout_for(timeout_ms));
     if (n < 0) {
-        if (errno == EINTR) {
-            // A signal handler ran. epoll_wait is never restarted after one, whatever
-            // SA_RESTART says (signal(7)). Nothing is wrong: return, like a spurious wake-up.
-            return;
+        if (errno != EINTR) {
+            throw_errno("epoll_wait");
         }
-        throw_errno("epoll_wait");
+        // A signal handler ran. epoll_wait is never restarted after one, whatever SA_RESTART
+        // says (signal(7)). Nothing is wrong: no event, like a spurious wake-up, but the
+        // timers that are due still fire.
+        n = 0;
     }
-    // Copy the wakers out first, then call them: a waker may add or remove registrations
-    // (or drop the last reference to a task) while we would still be walking the map.
+    // Collect the wakers first, then call them: a waker may add or remove registrations and
+    // timers (or drop the last reference to a task) while we would still be walking them.
     std::vector<Waker> ready;
-    ready.reserve(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
-        int fd = events[i].data.fd;
-        if (fd == notifier_->fd()) {
+        auto* state = static_cast<IoState*>(events[i].data.ptr);
+        if (state == nullptr) {
             continue; // notify(): returning is all it asks for
         }
-        if (auto entry = wakers_.find(fd); entry != wakers_.end()) {
-            ready.push_back(entry->second);
+        std::uint32_t what = events[i].events;
+        bool readable = what & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+        bool writable = what & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+        if (readable) {
+            state->readable_ = true;
+            if (state->reader_) {
+                ready.push_back(*state->reader_);
+            }
+        }
+        if (writable) {
+            state->writable_ = true;
+            // One waker for both directions (Registration's simple form) is woken once.
+            bool same = readable && state->reader_ && state->writer_ &&
+                        state->reader_->will_wake(*state->writer_);
+            if (state->writer_ && !same) {
+                ready.push_back(*state->writer_);
+            }
+        }
+    }
+    // The clock is read only if there is a timer to compare it with.
+    if (!timers_.empty()) {
+        Clock::time_point now = Clock::now();
+        while (!timers_.empty() && timers_.begin()->first.deadline <= now) {
+            ready.push_back(std::move(timers_.begin()->second));
+            timers_.erase(timers_.begin());
         }
     }
     for (const Waker& waker : ready) {

@@ -1,29 +1,37 @@
-// Reactor: the one place that talks to epoll. It owns the epoll fd and a map from each
-// registered fd to the Waker of the task waiting on it; wait() sleeps in epoll_wait and wakes
-// the wakers of the fds that became ready. It never polls a future: waking only marks a task
+// Reactor: the one place that talks to epoll, and the keeper of timers. It owns the epoll fd,
+// one IoState per registered fd (its readiness, and the wakers of the tasks waiting to read
+// and to write), and the timers, ordered by deadline. wait() sleeps in epoll_wait, no longer
+// than until the nearest deadline, then wakes the wakers of the directions that became ready
+// and of the timers that are due. It never polls a future: waking only marks a task
 // runnable, and the scheduler (stage 09) does the polling.
 //
 // One reactor per thread: the article's `thread_local! { static REACTOR: Reactor }` is
-// `thread_local Reactor REACTOR` below. Futures register their fds with the REACTOR of the
-// thread that polls them, and the scheduler waits on the same one. Because it is per thread,
-// another thread can never reach this reactor by writing `REACTOR` (it would get its own):
-// to end a wait() from another thread, use the Notifier from notifier(), a handle that may
-// be copied anywhere.
+// `thread_local Reactor REACTOR` below. Futures register their fds and timers with the
+// REACTOR of the thread that polls them, and the scheduler waits on the same one. Because it
+// is per thread, another thread can never reach this reactor by writing `REACTOR` (it would
+// get its own): to end a wait() from another thread, use the Notifier from notifier(), a
+// handle that may be copied anywhere. Everything else here runs on the reactor's own thread,
+// so nothing in it takes a lock.
 //
-// Registrations are edge-triggered (EPOLLET) for reading and writing at once. An fd is
-// reported when it becomes ready, not for as long as it is ready, so an idle connection (a
-// socket is writable nearly all the time) costs one wake-up, not one per wait(). The rule
-// that comes with it, for every future: after a wake, read (or write) until the call says
-// "would block"; only a new change of readiness brings a new wake. Spurious wakes happen
-// (the first event of a fresh registration, a write-ready edge while waiting to read), so a
-// woken future re-checks and may simply return "not yet" again.
+// Registrations are edge-triggered (EPOLLET) for reading and writing at once, made once per
+// socket. An fd is reported when it becomes ready, not for as long as it is ready, so an idle
+// connection (a socket is writable nearly all the time) costs one event, not one per wait().
+// Each event sets the readiness bits it reports and wakes only the direction that became
+// ready: a task waiting to read is not woken because the socket became writable. The bits
+// are what a future looks at first (tokio's ScheduledIo does the same): not ready, it waits
+// without a system call; ready, it makes the call, and on "would block" it clears the bit,
+// because only a new edge will set it again.
 #pragma once
 
 #include "fd.hpp"
 #include "waker.hpp"
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 // Notifier: ends a Reactor's wait() from any thread. It owns an eventfd that the reactor
@@ -44,35 +52,105 @@ private:
     Fd eventfd_;
 };
 
+// Which way a task waits on a socket: to read (or accept), or to write.
+enum class Direction { read, write };
+
+// IoState: one registered fd, as the reactor sees it (tokio's ScheduledIo). Its address is
+// the epoll event's data.ptr, so an event finds it without a lookup. The reactor owns it;
+// a Registration (registration.hpp) points at it for as long as the fd is registered.
+class IoState {
+public:
+    explicit IoState(int fd) : fd_(fd) {}
+
+    int fd() const { return fd_; }
+
+    // What the last events said, until a "would block" said otherwise.
+    bool ready(Direction direction) const { return ready_bit(direction); }
+    void clear_ready(Direction direction) { ready_bit(direction) = false; }
+
+    // Makes the next event for `direction` wake `waker`. A waker that wakes the same task as
+    // the stored one is not stored again (the Scheduler gives a task one waker for life).
+    void wake_when_ready(Direction direction, const Waker& waker) {
+        std::optional<Waker>& slot = direction == Direction::read ? reader_ : writer_;
+        if (!slot || !slot->will_wake(waker)) {
+            slot = waker;
+        }
+    }
+
+private:
+    friend class Reactor;
+    bool& ready_bit(Direction d) { return d == Direction::read ? readable_ : writable_; }
+    bool ready_bit(Direction d) const { return d == Direction::read ? readable_ : writable_; }
+
+    int fd_;
+    bool readable_ = false; // a fresh registration knows nothing yet: its first event tells
+    bool writable_ = false;
+    std::optional<Waker> reader_;
+    std::optional<Waker> writer_;
+};
+
 class Reactor {
 public:
+    using Clock = std::chrono::steady_clock;
+
+    // A timer's name: its deadline, then a number that makes it unique and keeps timers with
+    // the same deadline in the order they were added.
+    struct TimerKey {
+        Clock::time_point deadline;
+        std::uint64_t id;
+        auto operator<=>(const TimerKey&) const = default;
+    };
+
     Reactor();
     ~Reactor();
     Reactor(const Reactor&) = delete;
     Reactor& operator=(const Reactor&) = delete;
 
-    // Calls `waker` whenever `fd` becomes readable or writable, or hangs up, until remove(fd).
-    // Adding an fd that is already registered only replaces its waker.
-    void add(int fd, Waker waker);
+    // Registers `fd`, edge-triggered, for both directions, and returns its IoState, which
+    // lives until remove(). The fd must not be registered already (EEXIST throws): one
+    // registration per socket, made when its owner is created.
+    IoState& add(int fd);
 
-    // Forgets `fd`: takes it out of the epoll set and drops its waker. Call it before closing
-    // the fd. Removing an fd that is not registered (or already closed) does nothing.
-    void remove(int fd) noexcept;
+    // Forgets the registration: takes its fd out of the epoll set and drops its wakers. Call
+    // it before closing the fd; an fd closed already (EBADF) leaves nothing to undo.
+    void remove(IoState& state) noexcept;
 
-    // Blocks until a registered fd is ready, notify() is called, a signal arrives, or
-    // `timeout_ms` passes (-1: no limit; 0: just look), then wakes the wakers of the ready fds.
+    // Calls `waker` once `deadline` has passed (from the first wait() that returns after it).
+    // The key cancels it; a timer that has fired is forgotten by the reactor.
+    TimerKey add_timer(Clock::time_point deadline, Waker waker);
+
+    // Makes a waiting timer wake `waker` (kept as it is if it wakes the same task already).
+    // False if the timer is not waiting any more (it fired, or was cancelled). The waker is
+    // kept here, not in the future, so that a future never holds a reference to its own task.
+    bool update_timer(const TimerKey& key, const Waker& waker);
+
+    // Cancels a timer: its waker is never called. A timer that fired already (or a key that
+    // was cancelled before) is nothing to cancel: no error, nothing dangles.
+    void remove_timer(const TimerKey& key) noexcept;
+
+    // Blocks until a registered fd is ready, a timer is due, notify() is called, a signal
+    // arrives, or `timeout_ms` passes (-1: no limit; 0: just look), then wakes the wakers of
+    // the ready directions and of the due timers.
     void wait(int timeout_ms = -1);
 
-    // How many fds are registered (the notifier's eventfd is not counted).
-    std::size_t registrations() const { return wakers_.size(); }
+    // How many fds are registered (the notifier's eventfd is not counted), and how many
+    // timers are waiting.
+    std::size_t registrations() const { return states_.size(); }
+    std::size_t timers() const { return timers_.size(); }
 
     // The handle another thread uses to end this reactor's wait().
     std::shared_ptr<Notifier> notifier() const { return notifier_; }
 
 private:
+    int timeout_for(int timeout_ms) const; // shortened to the nearest deadline
+
     Fd epoll_;
     std::shared_ptr<Notifier> notifier_;
-    std::unordered_map<int, Waker> wakers_; // by fd; the article's `tasks`
+    // Owned here, found by address: an event carries the address, remove() gets it back.
+    std::unordered_map<const IoState*, std::unique_ptr<IoState>> states_;
+    // Ordered by deadline: the first is the next to fire (libuv keeps a heap; tokio a wheel).
+    std::map<TimerKey, Waker> timers_;
+    std::uint64_t next_timer_id_ = 0;
 };
 
 // This thread's reactor (the article's `thread_local! REACTOR`), created on first use.

@@ -1,11 +1,17 @@
-// Registration: keeps an fd registered with this thread's REACTOR for as long as it lives.
+// Registration: keeps an fd registered with this thread's REACTOR for as long as it lives,
+// and is the way to its IoState: the readiness bits and the wakers of each direction.
 //
 // A future that waits on an fd holds one, declared after the member that owns the fd:
 // members are destroyed in reverse order, so the registration is removed first, then the fd
 // is closed. However the future ends (finished, failed with an exception, finished early on
 // an error path, or destroyed unfinished), the fd leaves the epoll set and the reactor drops
-// the waker, which is a reference to the task. The article's Handler removes its fd by hand
+// the wakers, which are references to the task. The article's Handler removes its fd by hand
 // on the happy path only; every early return leaks the registration (and the task with it).
+//
+// Two ways to use it. Async<T> (async_net.hpp) makes one with the fd alone, when the socket
+// is wrapped, and asks poll_ready() before every call. A hand-written future that only needs
+// "wake me when anything happens" (stage 14's `REACTOR.add(fd, waker)`) gives the waker at
+// once: it is woken for either direction.
 //
 // REACTOR is per thread: create and destroy a Registration on the same thread (a future is
 // polled and destroyed on the thread that runs the scheduler).
@@ -18,28 +24,50 @@
 
 class Registration {
 public:
-    Registration(int fd, Waker waker) : fd_(fd) { REACTOR.add(fd, std::move(waker)); }
+    explicit Registration(int fd) : state_(&REACTOR.add(fd)) {}
+    Registration(int fd, const Waker& waker) : Registration(fd) {
+        state_->wake_when_ready(Direction::read, waker);
+        state_->wake_when_ready(Direction::write, waker);
+    }
     ~Registration() { reset(); }
 
-    Registration(Registration&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    Registration(Registration&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
     Registration& operator=(Registration&& other) noexcept {
         if (this != &other) {
             reset();
-            fd_ = std::exchange(other.fd_, -1);
+            state_ = std::exchange(other.state_, nullptr);
         }
         return *this;
     }
     Registration(const Registration&) = delete;
     Registration& operator=(const Registration&) = delete;
 
-    int fd() const { return fd_; }
+    int fd() const { return state_ ? state_->fd() : -1; }
+
+    // True if the last event said `direction` is ready (and no "would block" said otherwise
+    // since). If not, `waker` is kept for the next event of that direction: the caller may
+    // return "not yet" without trying the system call.
+    bool poll_ready(Direction direction, const Waker& waker) {
+        if (state_->ready(direction)) {
+            return true;
+        }
+        state_->wake_when_ready(direction, waker);
+        return false;
+    }
+
+    // After a "would block": the readiness was stale. Clears it and keeps `waker` for the
+    // next edge, which the kernel reports only once the fd is ready again.
+    void would_block(Direction direction, const Waker& waker) {
+        state_->clear_ready(direction);
+        state_->wake_when_ready(direction, waker);
+    }
 
 private:
     void reset() noexcept {
-        if (fd_ >= 0) {
-            REACTOR.remove(std::exchange(fd_, -1));
+        if (state_) {
+            REACTOR.remove(*std::exchange(state_, nullptr));
         }
     }
 
-    int fd_;
+    IoState* state_; // owned by REACTOR, until reset()
 };

@@ -1,27 +1,19 @@
 #include "sleep.hpp"
 
-#include "error.hpp"
-
-#include <sys/timerfd.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstdint>
+#include <utility>
 
 Sleep::Sleep(std::chrono::nanoseconds duration)
-    : timer_(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) {
-    if (!timer_) {
-        throw_errno("timerfd_create");
-    }
-    // A zero it_value would disarm the timer instead of firing it: a duration of zero (or
-    // less) becomes one nanosecond, "as soon as possible".
-    auto ns = std::max<std::chrono::nanoseconds::rep>(duration.count(), 1);
-    itimerspec when{};
-    when.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
-    when.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
-    if (::timerfd_settime(timer_.get(), 0, &when, nullptr) < 0) {
-        throw_errno("timerfd_settime");
+    : deadline_(Clock::now() + std::chrono::duration_cast<Clock::duration>(duration)) {}
+
+// The key is a value (a deadline and a number), not a pointer into the reactor: moving a
+// Sleep moves its key, and the reactor never points back at it.
+Sleep::Sleep(Sleep&& other) noexcept
+    : deadline_(other.deadline_), timer_(std::exchange(other.timer_, std::nullopt)),
+      done_(other.done_) {}
+
+void Sleep::cancel() noexcept {
+    if (timer_) {
+        REACTOR.remove_timer(*std::exchange(timer_, std::nullopt)); // nothing if it fired
     }
 }
 
@@ -29,20 +21,15 @@ std::optional<Unit> Sleep::poll(const Waker& waker) {
     if (done_) {
         return std::nullopt; // fused
     }
-    if (!registration_) {
-        // Register before looking: if the timer fires in between, the edge-triggered
-        // registration still reports it.
-        registration_.emplace(timer_.get(), waker);
-    }
-    std::uint64_t expirations = 0;
-    if (::read(timer_.get(), &expirations, sizeof expirations) == sizeof expirations) {
+    // The clock, not the reactor, says whether the time is up: a read of the vDSO, no
+    // system call. A zero (or negative) duration is ready at its first poll.
+    if (Clock::now() >= deadline_) {
         done_ = true;
-        registration_.reset();
-        timer_.reset();
+        cancel();
         return Unit{};
     }
-    if (!is_would_block(errno)) {
-        throw_errno("read(timerfd)");
+    if (!timer_ || !REACTOR.update_timer(*timer_, waker)) {
+        timer_ = REACTOR.add_timer(deadline_, waker);
     }
-    return std::nullopt; // not yet: the reactor wakes us when it is readable
+    return std::nullopt; // not yet: the reactor wakes us at the deadline
 }

@@ -5,17 +5,17 @@
 // a sleeping thread. Rust's process::exit ends it; a C++ translation that owns the thread
 // (std::jthread joins in its destructor) would wait out the whole 30 s before exiting.
 //
-// Ours is a timerfd: a file descriptor the kernel makes readable when the time is up. It is
-// registered with REACTOR like a socket, so the timer costs no thread, its wake comes through
-// epoll_wait on the runtime's own thread, and destroying the future cancels it: the
-// Registration is removed and the Fd closed, and nothing is left running. Production
-// runtimes keep timers in the reactor too (tokio's timer wheel, libuv's heap), with one
-// epoll_wait timeout for the nearest deadline instead of one fd per timer.
+// Ours is a timer in the reactor: a deadline and the task's waker in REACTOR's ordered list
+// of timers. epoll_wait sleeps no longer than until the nearest deadline, and the reactor
+// wakes the timers that are due after it returns, so a timer costs no thread, no fd and no
+// system call (stage 14's was a timerfd: create, arm, register, deregister, close). Destroying
+// the future cancels it: its entry leaves the list, and nothing is left to fire. tokio keeps
+// its timers in a hierarchical wheel, libuv in a binary heap; ours is a std::map, the
+// simplest ordered container that also cancels in O(log n).
 #pragma once
 
-#include "fd.hpp"
 #include "future.hpp"
-#include "registration.hpp"
+#include "reactor.hpp"
 #include "waker.hpp"
 
 #include <chrono>
@@ -24,16 +24,24 @@
 class Sleep {
 public:
     using Output = Unit;
+    using Clock = Reactor::Clock;
 
     // Starts the clock now (like the article's timer, which starts when it is created).
-    // Throws std::system_error if no timerfd can be created.
     explicit Sleep(std::chrono::nanoseconds duration);
+    ~Sleep() { cancel(); }
+
+    Sleep(Sleep&& other) noexcept;
+    Sleep& operator=(Sleep&&) = delete;
+    Sleep(const Sleep&) = delete;
+    Sleep& operator=(const Sleep&) = delete;
 
     std::optional<Unit> poll(const Waker& waker);
 
 private:
-    Fd timer_;
-    std::optional<Registration> registration_; // after timer_: removed before it is closed
+    void cancel() noexcept;
+
+    Clock::time_point deadline_;
+    std::optional<Reactor::TimerKey> timer_; // in REACTOR, with the waker, once polled
     bool done_ = false;
 };
 

@@ -1,5 +1,6 @@
 // Async<T> and its futures, awaited by coroutines over socket pairs: one registration per
-// socket however often it waits, and none left behind by a coroutine destroyed mid-await.
+// socket however often it waits, none left behind by a coroutine destroyed mid-await, and a
+// wait per direction: no read before the data, no wake of a writer by the reader's edge.
 #include "async_net.hpp"
 #include "future.hpp"
 #include "leaves_runtime_empty.hpp"
@@ -11,8 +12,11 @@
 #include "socket_pair.hpp"
 #include "task.hpp"
 #include "waker.hpp"
+#include "wakeup_probes.hpp"
 
 #include <doctest/doctest.h>
+
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -92,4 +96,81 @@ TEST_CASE("a coroutine that loses a select mid-read is destroyed: deregistered, 
     // writes now reaches no task (there is none left to wake).
     CHECK(REACTOR.registrations() == 0);
     CHECK(testing::read_to_end(client) == "");
+}
+
+TEST_CASE("an Async registers its socket when it is made, once, and not again on a wait") {
+    LeavesRuntimeEmpty check;
+    auto [client, server] = socket_pair();
+    {
+        Async<TcpStream> connection{TcpStream(std::move(server))};
+        CHECK(REACTOR.registrations() == 1);
+        char buffer[8];
+        auto first = read(connection, buffer);
+        auto second = read(connection, buffer);
+        CHECK_FALSE(first.poll(Waker([] {})));
+        CHECK_FALSE(second.poll(Waker([] {})));
+        CHECK(REACTOR.registrations() == 1);
+    }
+    CHECK(REACTOR.registrations() == 0);
+}
+
+TEST_CASE("a fresh connection's first read happens only once data is there") {
+    LeavesRuntimeEmpty check;
+    auto [client, server] = socket_pair();
+    testing::CountingWaker task;
+    Async<TcpStream> connection{TcpStream(std::move(server))};
+    int reads = 0; // system calls: the attempt is the read
+    char buffer[8];
+    auto counted_read = connection.until_ready(Direction::read, [&reads, &buffer](TcpStream& s) {
+        ++reads;
+        return s.read(buffer);
+    });
+
+    CHECK_FALSE(counted_read.poll(task.waker)); // nothing known yet: no read tried
+    CHECK(reads == 0);
+    REACTOR.wait(0); // the fresh socket's first event: writable, not readable
+    CHECK(task.wakes() == 0); // a task waiting to read is not woken by the writable edge
+    CHECK_FALSE(counted_read.poll(task.waker));
+    CHECK(reads == 0);
+
+    testing::write_all(client, "GET");
+    REACTOR.wait(0);
+    CHECK(task.wakes() == 1);
+    CHECK(counted_read.poll(task.waker) == std::optional<std::size_t>(3));
+    CHECK(reads == 1); // one read for one request, and never an EAGAIN before it
+}
+
+TEST_CASE("a write that fills the send buffer waits to write; the reader's edge does not wake it") {
+    LeavesRuntimeEmpty check;
+    auto [client, server] = socket_pair();
+    testing::CountingWaker task;
+    Async<TcpStream> connection{TcpStream(std::move(server))};
+    REACTOR.wait(0); // the first event: writable
+    std::string big(4 << 20, 'x'); // more than a socket pair's buffers hold
+    auto writing = write_all(connection, big);
+    CHECK_FALSE(writing.poll(task.waker)); // wrote what fit, then "would block"
+
+    testing::write_all(client, "y"); // readable now: an edge for the reader only
+    REACTOR.wait(0);
+    CHECK(task.wakes() == 0);
+
+    std::string got;
+    char chunk[65536];
+    std::optional<Unit> done;
+    while (!done) {
+        ssize_t n = ::recv(client.get(), chunk, sizeof chunk, MSG_DONTWAIT);
+        if (n > 0) {
+            got.append(chunk, static_cast<std::size_t>(n));
+            continue;
+        }
+        REACTOR.wait(0); // drained: the writable edge wakes the task, which writes more
+        done = writing.poll(task.waker);
+    }
+    CHECK(task.wakes() >= 1);
+    while (got.size() < big.size()) {
+        ssize_t n = ::recv(client.get(), chunk, sizeof chunk, 0);
+        REQUIRE(n > 0);
+        got.append(chunk, static_cast<std::size_t>(n));
+    }
+    CHECK(got == big);
 }

@@ -102,10 +102,13 @@ TEST_CASE("a client that resets ends its handler normally, not as a failed task"
 
     REQUIRE(client.send("GET / HT"));
     REQUIRE(::poll(&server_side, 1, 5000) == 1); // wait (with a deadline) for the bytes
-    CHECK_FALSE(handler.poll(waker));            // reads them, then "would block"
+    CHECK_FALSE(handler.poll(waker)); // registers the socket: no event seen yet, no read
+    REACTOR.wait(0);                  // the registration's first event: readable
+    CHECK_FALSE(handler.poll(waker)); // reads the bytes, then "would block"
 
     client.reset();
     REQUIRE(::poll(&server_side, 1, 5000) == 1); // now wait for the reset to arrive
+    REACTOR.wait(0);                             // and let the reactor see it
     // The read throws here; handle() catches, logs, and finishes the exchange, so the
     // scheduler never sees a failed task.
     std::optional<Unit> done;

@@ -1,7 +1,8 @@
-// Reactor: fds and their wakers, edge-triggered wake-ups, removal, reused fd numbers, the
-// cross-thread notifier, and signals.
+// Reactor: registrations and their readiness per direction, edge-triggered wake-ups, removal,
+// reused fd numbers, timers, the cross-thread notifier, and signals.
 #include "reactor.hpp"
 #include "registration.hpp"
+#include "sleep.hpp"
 #include "socket_pair.hpp"
 #include "waker.hpp"
 #include "wakeup_probes.hpp"
@@ -18,9 +19,13 @@
 #include <chrono>
 #include <csignal>
 #include <memory>
+#include <optional>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 using namespace std::chrono_literals;
 using testing::socket_pair;
@@ -43,9 +48,12 @@ void write_byte(const Fd& fd) {
     REQUIRE(::write(fd.get(), &byte, 1) == 1);
 }
 
-// Every test leaves this thread's REACTOR as it found it: nothing registered.
+// Every test leaves this thread's REACTOR as it found it: nothing registered, no timer.
 struct LeavesReactorEmpty {
-    ~LeavesReactorEmpty() { CHECK(REACTOR.registrations() == 0); }
+    ~LeavesReactorEmpty() {
+        CHECK(REACTOR.registrations() == 0);
+        CHECK(REACTOR.timers() == 0);
+    }
 };
 
 } // namespace
@@ -54,7 +62,7 @@ TEST_CASE("a registered fd that becomes ready wakes its waker") {
     LeavesReactorEmpty check;
     auto [reader, writer] = pipe_pair();
     CountingWaker task;
-    REACTOR.add(reader.get(), task.waker);
+    Registration registration(reader.get(), task.waker);
     CHECK(REACTOR.registrations() == 1);
 
     REACTOR.wait(0);
@@ -62,15 +70,15 @@ TEST_CASE("a registered fd that becomes ready wakes its waker") {
     write_byte(writer);
     REACTOR.wait(0); // the write queued the event already
     CHECK(task.wakes() == 1);
-    REACTOR.remove(reader.get());
 }
 
 TEST_CASE("a removed fd never wakes its waker") {
     LeavesReactorEmpty check;
     auto [reader, writer] = pipe_pair();
     CountingWaker task;
-    REACTOR.add(reader.get(), task.waker);
-    REACTOR.remove(reader.get());
+    std::optional<Registration> registration;
+    registration.emplace(reader.get(), task.waker);
+    registration.reset();
     CHECK(REACTOR.registrations() == 0);
 
     write_byte(writer);
@@ -78,69 +86,130 @@ TEST_CASE("a removed fd never wakes its waker") {
     CHECK(task.wakes() == 0);
 }
 
-TEST_CASE("removing an fd that is not registered, or already closed, does nothing") {
+TEST_CASE("removing the registration of an fd that is closed already does nothing") {
     LeavesReactorEmpty check;
     auto [reader, writer] = pipe_pair();
-    CHECK_NOTHROW(REACTOR.remove(reader.get()));
-    int closed = reader.get();
-    reader.reset();
-    CHECK_NOTHROW(REACTOR.remove(closed));
+    std::optional<Registration> registration;
+    registration.emplace(reader.get());
+    reader.reset(); // closed first: the kernel dropped it from the epoll set (EBADF below)
+    CHECK_NOTHROW(registration.reset());
 }
 
 TEST_CASE("a reused fd number wakes the new waker, never the stale one") {
     LeavesReactorEmpty check;
     CountingWaker stale;
     CountingWaker fresh;
+    std::optional<Registration> stale_registration;
     int number;
     {
         auto [reader, writer] = pipe_pair();
         number = reader.get();
-        REACTOR.add(number, stale.waker);
-        // Closed without remove(), as the article's Handler does on an early return: the
-        // kernel forgets the registration, but the map still holds the stale waker.
+        stale_registration.emplace(number, stale.waker);
+        // Closed without removing the registration, as the article's Handler does on an early
+        // return: the kernel forgets it, but the reactor still holds the stale IoState.
     }
     auto [reader, writer] = pipe_pair();
     REQUIRE(reader.get() == number); // the lowest free number is reused
-    REACTOR.add(reader.get(), fresh.waker);
-    CHECK(REACTOR.registrations() == 1);
+    {
+        Registration registration(reader.get(), fresh.waker);
+        CHECK(REACTOR.registrations() == 2); // the stale one stays until its owner goes
 
-    write_byte(writer);
-    REACTOR.wait(0); // the write queued the event already
-    CHECK(fresh.wakes() == 1);
-    CHECK(stale.wakes() == 0);
-    REACTOR.remove(reader.get());
+        write_byte(writer);
+        REACTOR.wait(0); // the event carries the new IoState's address, not the number
+        CHECK(fresh.wakes() == 1);
+        CHECK(stale.wakes() == 0);
+    }
+    // Its DEL is by number: made now, while the number is registered by nobody, it is
+    // harmless (stage 14 had the same limit; tokio's tokens carry a generation instead).
+    stale_registration.reset();
 }
 
-TEST_CASE("adding a registered fd again replaces its waker and reports nothing by itself") {
+TEST_CASE("a socket is registered once: registering it again is an error, not a new waker") {
     LeavesReactorEmpty check;
     auto [client, server] = socket_pair();
-    CountingWaker first;
-    CountingWaker second;
-    REACTOR.add(server.get(), first.waker);
-    REACTOR.wait(0);
-    CHECK(first.wakes() == 1); // a fresh socket is writable: its first edge
+    Registration registration(server.get());
+    CHECK_THROWS_AS(Registration(server.get()), std::system_error); // EEXIST
+    CHECK(REACTOR.registrations() == 1);
+}
 
-    REACTOR.add(server.get(), second.waker); // EEXIST: same registration, new waker
-    REACTOR.wait(0);
-    CHECK(second.wakes() == 0); // no new edge: re-registering on every poll cannot spin
+TEST_CASE("a task waiting to read is not woken by the writable edge") {
+    LeavesReactorEmpty check;
+    auto [client, server] = socket_pair();
+    CountingWaker task;
+    Registration registration(server.get());
+    CHECK_FALSE(registration.poll_ready(Direction::read, task.waker)); // nothing known yet
+    REACTOR.wait(0); // a fresh socket is writable: its first event says so, and only that
+    CHECK(task.wakes() == 0);
+    CountingWaker writer;
+    CHECK(registration.poll_ready(Direction::write, writer.waker)); // the bit is set
+    CHECK(writer.wakes() == 0); // ready: nothing stored, nothing to wake
 
     testing::write_all(client, "x");
     REACTOR.wait(0); // the write queued the event already
-    CHECK(first.wakes() == 1);
+    CHECK(task.wakes() == 1);
+    CHECK(registration.poll_ready(Direction::read, task.waker));
+}
+
+TEST_CASE("would_block clears the bit: only a new edge sets it again, and wakes the waker") {
+    LeavesReactorEmpty check;
+    auto [client, server] = socket_pair();
+    CountingWaker task;
+    Registration registration(server.get());
+    testing::write_all(client, "x");
+    REACTOR.wait(0);
+    REQUIRE(registration.poll_ready(Direction::read, task.waker));
+    char byte;
+    REQUIRE(::recv(server.get(), &byte, 1, MSG_DONTWAIT) == 1);
+    REQUIRE(::recv(server.get(), &byte, 1, MSG_DONTWAIT) < 0); // "would block"
+    registration.would_block(Direction::read, task.waker);
+    CHECK_FALSE(registration.poll_ready(Direction::read, task.waker)); // no call needed
+    for (int i = 0; i < 3; ++i) {
+        CHECK_FALSE(registration.poll_ready(Direction::read, task.waker)); // polled again
+    }
+    REACTOR.wait(0);
+    CHECK(task.wakes() == 0); // no epoll_ctl on a poll, so nothing re-reports old readiness
+
+    testing::write_all(client, "y");
+    REACTOR.wait(0);
+    CHECK(task.wakes() == 1);
+    CHECK(registration.poll_ready(Direction::read, task.waker));
+}
+
+TEST_CASE("a waiting direction's waker is replaced by another task's") {
+    LeavesReactorEmpty check;
+    auto [reader, writer] = pipe_pair();
+    CountingWaker first;
+    CountingWaker second;
+    Registration registration(reader.get());
+    CHECK_FALSE(registration.poll_ready(Direction::read, first.waker));
+    CHECK_FALSE(registration.poll_ready(Direction::read, second.waker));
+    write_byte(writer);
+    REACTOR.wait(0);
+    CHECK(first.wakes() == 0);
     CHECK(second.wakes() == 1);
-    REACTOR.remove(server.get());
+}
+
+TEST_CASE("the peer's close wakes a task waiting to read") {
+    LeavesReactorEmpty check;
+    auto [client, server] = socket_pair();
+    CountingWaker task;
+    Registration registration(server.get());
+    CHECK_FALSE(registration.poll_ready(Direction::read, task.waker));
+    REACTOR.wait(0); // the writable edge
+    client.reset(); // EPOLLIN | EPOLLRDHUP | EPOLLHUP: the read will say 0
+    REACTOR.wait(0);
+    CHECK(task.wakes() == 1);
 }
 
 TEST_CASE("a connection waiting to read costs one wake-up, not one per wait") {
     LeavesReactorEmpty check;
     auto [client, server] = socket_pair();
     CountingWaker task;
-    REACTOR.add(server.get(), task.waker);
+    Registration registration(server.get(), task.waker); // either direction
     for (int i = 0; i < 5; ++i) {
         REACTOR.wait(20);
     }
     CHECK(task.wakes() == 1); // the first writable edge; then nothing changes
-    REACTOR.remove(server.get());
 }
 
 TEST_CASE("level-triggered (the article's registration) reports an idle connection on every wait") {
@@ -163,7 +232,7 @@ TEST_CASE("edge-triggered: data left unread brings no new wake; new data does") 
     LeavesReactorEmpty check;
     auto [reader, writer] = pipe_pair();
     CountingWaker task;
-    REACTOR.add(reader.get(), task.waker);
+    Registration registration(reader.get(), task.waker);
     write_byte(writer);
     write_byte(writer);
     REACTOR.wait(0); // the write queued the event already
@@ -177,7 +246,6 @@ TEST_CASE("edge-triggered: data left unread brings no new wake; new data does") 
     write_byte(writer);
     REACTOR.wait(0); // the write queued the event already
     CHECK(task.wakes() == 2);
-    REACTOR.remove(reader.get());
 }
 
 TEST_CASE("a Registration removes its fd when it is destroyed, however its owner ends") {
@@ -202,27 +270,47 @@ TEST_CASE("a waker may add and remove registrations while wait() calls it") {
     auto [first_reader, first_writer] = pipe_pair();
     auto [second_reader, second_writer] = pipe_pair();
     CountingWaker second;
-    int first_fd = first_reader.get();
+    auto first_registration = std::make_shared<std::optional<Registration>>();
+    auto second_registration = std::make_shared<std::optional<Registration>>();
     int second_fd = second_reader.get();
-    Waker swap_registrations([first_fd, second_fd, waker = second.waker] {
-        REACTOR.remove(first_fd);
-        REACTOR.add(second_fd, waker);
+    // Its waker removes its own registration (destroying the IoState wait() found it in) and
+    // registers another fd.
+    Waker swap_registrations([first_registration, second_registration, second_fd,
+                              waker = second.waker] {
+        first_registration->reset();
+        second_registration->emplace(second_fd, waker);
     });
-    REACTOR.add(first_fd, swap_registrations);
+    first_registration->emplace(first_reader.get(), swap_registrations);
     write_byte(first_writer);
     write_byte(second_writer);
     REACTOR.wait(0); // the write queued the event already
     CHECK(REACTOR.registrations() == 1);
     REACTOR.wait(0); // adding an fd that is ready already reports it at once
     CHECK(second.wakes() == 1);
-    REACTOR.remove(second_fd);
+    second_registration->reset();
+}
+
+TEST_CASE("a registration whose waker owns another registration can be removed") {
+    LeavesReactorEmpty check;
+    auto [first_reader, first_writer] = pipe_pair();
+    auto [second_reader, second_writer] = pipe_pair();
+    // Dropping a waker can drop the last reference to a task, and with it the task's
+    // registrations: here removing `outer` drops the only owner of `inner`, from inside
+    // remove().
+    auto inner = std::make_shared<Registration>(second_reader.get(), Waker([] {}));
+    std::optional<Registration> outer;
+    outer.emplace(first_reader.get(), Waker([inner] {}));
+    inner.reset();
+    CHECK(REACTOR.registrations() == 2);
+    outer.reset();
+    CHECK(REACTOR.registrations() == 0);
 }
 
 TEST_CASE("notify() before wait() makes the next wait() return at once") {
     LeavesReactorEmpty check;
     auto [watched, watchdog_end] = socket_pair();
     CountingWaker rescued;
-    REACTOR.add(watched.get(), rescued.waker);
+    Registration registration(watched.get(), rescued.waker);
     REACTOR.wait(0); // consume the fresh socket's writable edge
     {
         testing::Watchdog watchdog(std::move(watchdog_end), 10s);
@@ -230,14 +318,13 @@ TEST_CASE("notify() before wait() makes the next wait() return at once") {
         REACTOR.wait();
         CHECK_FALSE(watchdog.fired());
     }
-    REACTOR.remove(watched.get());
 }
 
 TEST_CASE("notify() from another thread ends a wait() that is blocked") {
     LeavesReactorEmpty check;
     auto [watched, watchdog_end] = socket_pair();
     CountingWaker rescued;
-    REACTOR.add(watched.get(), rescued.waker);
+    Registration registration(watched.get(), rescued.waker);
     REACTOR.wait(0);
 
     pid_t waiting = ::gettid();
@@ -253,14 +340,13 @@ TEST_CASE("notify() from another thread ends a wait() that is blocked") {
         other.join();
         CHECK_FALSE(watchdog.fired());
     }
-    REACTOR.remove(watched.get());
 }
 
 TEST_CASE("another thread's REACTOR is another reactor: notifying it does not end our wait") {
     LeavesReactorEmpty check;
     auto [watched, watchdog_end] = socket_pair();
     CountingWaker rescued;
-    REACTOR.add(watched.get(), rescued.waker);
+    Registration registration(watched.get(), rescued.waker);
     REACTOR.wait(0);
 
     pid_t waiting = ::gettid();
@@ -279,7 +365,6 @@ TEST_CASE("another thread's REACTOR is another reactor: notifying it does not en
         CHECK(watchdog.fired()); // only the watchdog's byte ended our wait
     }
     CHECK_FALSE(same_reactor);
-    REACTOR.remove(watched.get());
 }
 
 namespace {
@@ -298,7 +383,7 @@ TEST_CASE("a signal that interrupts wait() (EINTR) is a normal return, not an er
 
     auto [watched, watchdog_end] = socket_pair();
     CountingWaker rescued;
-    REACTOR.add(watched.get(), rescued.waker);
+    Registration registration(watched.get(), rescued.waker);
     REACTOR.wait(0);
 
     pid_t waiting = ::gettid();
@@ -315,6 +400,106 @@ TEST_CASE("a signal that interrupts wait() (EINTR) is a normal return, not an er
         CHECK_FALSE(watchdog.fired());
     }
     CHECK(signals_handled == 1);
-    REACTOR.remove(watched.get());
     ::sigaction(SIGUSR1, &previous, nullptr);
+}
+
+TEST_CASE("timers fire in the order of their deadlines, each once, and leave the reactor") {
+    LeavesReactorEmpty check;
+    auto now = Reactor::Clock::now();
+    auto order = std::make_shared<std::vector<int>>();
+    auto note = [order](int which) { return Waker([order, which] { order->push_back(which); }); };
+    REACTOR.add_timer(now + 30ms, note(3));
+    REACTOR.add_timer(now + 10ms, note(1));
+    REACTOR.add_timer(now + 20ms, note(2));
+    REACTOR.add_timer(now + 10ms, note(11)); // the same deadline: after the one added first
+    CHECK(REACTOR.timers() == 4);
+    while (REACTOR.timers() > 0) {
+        REACTOR.wait(-1); // each returns at the next deadline: no fd is registered
+    }
+    CHECK(*order == std::vector<int>{1, 11, 2, 3});
+    CHECK(Reactor::Clock::now() - now >= 30ms);
+}
+
+TEST_CASE("a cancelled timer never wakes, and cancelling one that fired does nothing") {
+    LeavesReactorEmpty check;
+    CountingWaker cancelled;
+    CountingWaker fired;
+    auto now = Reactor::Clock::now();
+    Reactor::TimerKey gone = REACTOR.add_timer(now, cancelled.waker);
+    Reactor::TimerKey kept = REACTOR.add_timer(now, fired.waker);
+    REACTOR.remove_timer(gone);
+    REACTOR.wait(0); // both deadlines have passed
+    CHECK(cancelled.wakes() == 0);
+    CHECK(fired.wakes() == 1);
+    CHECK(REACTOR.timers() == 0);
+    REACTOR.remove_timer(kept); // fired already: nothing to cancel
+    REACTOR.remove_timer(gone); // cancelled twice: nothing either
+    REACTOR.wait(0);
+    CHECK(fired.wakes() == 1);
+}
+
+TEST_CASE("wait(-1) with only a timer returns at its deadline, not before") {
+    LeavesReactorEmpty check;
+    auto [watched, watchdog_end] = socket_pair();
+    CountingWaker rescued;
+    Registration registration(watched.get(), rescued.waker);
+    REACTOR.wait(0); // consume the fresh socket's writable edge
+    CountingWaker timer;
+    auto start = Reactor::Clock::now();
+    REACTOR.add_timer(start + 50ms, timer.waker);
+    {
+        testing::Watchdog watchdog(std::move(watchdog_end), 10s);
+        REACTOR.wait(-1);
+        CHECK_FALSE(watchdog.fired());
+    }
+    // Rounded up to the millisecond, the timeout never ends the wait before the deadline, so
+    // the first return finds the timer due: no early return, no wait(0) spin after it.
+    CHECK(Reactor::Clock::now() - start >= 50ms);
+    CHECK(timer.wakes() == 1);
+    CHECK(REACTOR.timers() == 0);
+}
+
+TEST_CASE("a timer's waker may add and cancel timers while wait() calls it") {
+    LeavesReactorEmpty check;
+    CountingWaker later;
+    auto now = Reactor::Clock::now();
+    auto next = std::make_shared<std::optional<Reactor::TimerKey>>();
+    REACTOR.add_timer(now, Waker([next, waker = later.waker] {
+        *next = REACTOR.add_timer(Reactor::Clock::now() + 1h, waker);
+    }));
+    REACTOR.wait(0);
+    CHECK(REACTOR.timers() == 1);
+    REACTOR.remove_timer(next->value());
+    CHECK(REACTOR.timers() == 0);
+    CHECK(later.wakes() == 0);
+}
+
+namespace {
+// Owns a registration and a timer whose wakers own it back: the cycle of a task that waits
+// (task -> future -> registration -> waker -> task), which only the reactor can break.
+struct WaitingOwner {
+    Fd reader;
+    Fd writer;
+    std::optional<Registration> registration; // after the fds: removed before they close
+    std::optional<Sleep> sleep;
+    std::shared_ptr<std::atomic<int>> destroyed;
+    ~WaitingOwner() { ++*destroyed; }
+};
+} // namespace
+
+TEST_CASE("a thread's REACTOR, destroyed at thread exit, drops its wakers, and what they held") {
+    auto destroyed = std::make_shared<std::atomic<int>>(0);
+    std::thread([destroyed] {
+        auto owner = std::make_shared<WaitingOwner>();
+        std::tie(owner->reader, owner->writer) = pipe_pair();
+        owner->destroyed = destroyed;
+        Waker waker([owner] {});
+        owner->registration.emplace(owner->reader.get(), waker);
+        owner->sleep.emplace(sleep_for(1h));
+        CHECK_FALSE(owner->sleep->poll(waker));
+        // Only the wakers in this thread's REACTOR hold it now. The reactor's destructor
+        // drops them, and the owner's Registration and Sleep, destroyed with it, remove
+        // themselves from that reactor while it is still consistent.
+    }).join();
+    CHECK(*destroyed == 1);
 }

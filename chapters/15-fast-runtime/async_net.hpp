@@ -28,6 +28,7 @@
 #include "net.hpp"
 #include "poll_fn.hpp"
 #include "registration.hpp"
+#include "scheduler.hpp"
 #include "waker.hpp"
 
 #include <cstddef>
@@ -47,22 +48,43 @@ class Async {
 
     // A future that calls `attempt(socket)`, once `direction` is ready, on each poll until it
     // returns a value (its output); std::nullopt from it means "would block". Errors it
-    // throws come out of poll(), and so out of the co_await.
+    // throws come out of poll(), and so out of the co_await. Each value spends one unit of
+    // the task's budget (coop, in scheduler.hpp); with none left it does not even try.
     template <class Attempt>
     auto until_ready(Direction direction, Attempt attempt) {
         return poll_fn([this, direction, attempt = std::move(attempt)](const Waker& waker) mutable {
             using Result = decltype(attempt(socket_));
+            if (!coop::has_budget()) {
+                // Yield: ready or not, let the other tasks run first. Nobody else would wake
+                // us (the socket may have been ready all along), so we wake ourselves: the
+                // Scheduler queues the task at the back, and polls it with a new budget.
+                waker.wake();
+                return Result();
+            }
             if (!registration_.poll_ready(direction, waker)) {
                 return Result(); // not ready since the last "would block": no system call
             }
             Result result = attempt(socket_);
-            if (!result) {
+            if (result) {
+                coop::spend();
+            } else {
                 // Clearing the bit after the call cannot lose an edge that came in between:
                 // events are only handled by REACTOR.wait(), on this same thread, never while
                 // a task runs. An edge the kernel queued meanwhile sets the bit at that wait.
                 registration_.would_block(direction, waker);
             }
             return result;
+        });
+    }
+
+    // A future that is ready once `direction` is, as far as the last event says: no system
+    // call. What a coroutine awaits before it allocates what the call will need.
+    auto ready(Direction direction) {
+        return poll_fn([this, direction](const Waker& waker) -> std::optional<Unit> {
+            if (registration_.poll_ready(direction, waker)) {
+                return Unit{};
+            }
+            return std::nullopt;
         });
     }
 
@@ -82,6 +104,10 @@ inline auto read(Async<TcpStream>& stream, std::span<char> buffer) {
     return stream.until_ready(Direction::read,
                               [buffer](TcpStream& socket) { return socket.read(buffer); });
 }
+
+// A future that is ready once the peer has sent something (or closed, or reset): the next
+// read will not say "would block". It reads nothing.
+inline auto readable(Async<TcpStream>& stream) { return stream.ready(Direction::read); }
 
 // A future that is ready once all of `bytes` is written. `bytes` must outlive it.
 inline auto write_all(Async<TcpStream>& stream, std::string_view bytes) {

@@ -69,10 +69,16 @@ Reactor::~Reactor() {
     wakers.clear();
 }
 
-IoState& Reactor::add(int fd) {
-    auto state = std::make_unique<IoState>(fd);
+namespace {
+std::uint32_t events_for(bool writes) {
+    return EPOLLIN | EPOLLRDHUP | EPOLLET | (writes ? EPOLLOUT : 0u);
+}
+} // namespace
+
+IoState& Reactor::add(int fd, Interest interest) {
+    auto state = std::make_unique<IoState>(fd, interest);
     epoll_event event{};
-    event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    event.events = events_for(state->writes_watched());
     event.data.ptr = state.get();
     // A number that was closed without remove() and then reused is a new open file: ADD
     // succeeds, and its events carry the new IoState's address, never the stale one's.
@@ -82,6 +88,16 @@ IoState& Reactor::add(int fd) {
     IoState& added = *state;
     states_.emplace(&added, std::move(state));
     return added;
+}
+
+void Reactor::watch_writes(IoState& state) {
+    epoll_event event{};
+    event.events = events_for(true);
+    event.data.ptr = &state;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, state.fd(), &event) < 0) {
+        throw_errno("epoll_ctl(MOD)");
+    }
+    state.writes_watched_ = true;
 }
 
 void Reactor::remove(IoState& state) noexcept {

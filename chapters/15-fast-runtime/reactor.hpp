@@ -13,8 +13,8 @@
 // handle that may be copied anywhere. Everything else here runs on the reactor's own thread,
 // so nothing in it takes a lock.
 //
-// Registrations are edge-triggered (EPOLLET) for reading and writing at once, made once per
-// socket. An fd is reported when it becomes ready, not for as long as it is ready, so an idle
+// Registrations are edge-triggered (EPOLLET), made once per socket, for reading (and for
+// writing once a write would block: see Interest). An fd is reported when it becomes ready, not for as long as it is ready, so an idle
 // connection (a socket is writable nearly all the time) costs one event, not one per wait().
 // Each event sets the readiness bits it reports and wakes only the direction that became
 // ready: a task waiting to read is not woken because the socket became writable. The bits
@@ -55,14 +55,24 @@ private:
 // Which way a task waits on a socket: to read (or accept), or to write.
 enum class Direction { read, write };
 
+// What a registration asks epoll for, at first. A socket is writable nearly all the time, so
+// asking for EPOLLOUT makes epoll report it at once, an event that ends an epoll_wait and wakes
+// nobody when the task waits to read. Async<T> asks for reads only, and for writes only once
+// a write would block (Reactor::watch_writes): our server's writes nearly never do.
+enum class Interest { read, read_and_write };
+
 // IoState: one registered fd, as the reactor sees it (tokio's ScheduledIo). Its address is
 // the epoll event's data.ptr, so an event finds it without a lookup. The reactor owns it;
 // a Registration (registration.hpp) points at it for as long as the fd is registered.
 class IoState {
 public:
-    explicit IoState(int fd) : fd_(fd) {}
+    // Not watched, the write direction is taken as ready: the first write tells.
+    IoState(int fd, Interest interest)
+        : fd_(fd), writes_watched_(interest == Interest::read_and_write),
+          writable_(!writes_watched_) {}
 
     int fd() const { return fd_; }
+    bool writes_watched() const { return writes_watched_; }
 
     // What the last events said, until a "would block" said otherwise.
     bool ready(Direction direction) const { return ready_bit(direction); }
@@ -83,8 +93,9 @@ private:
     bool ready_bit(Direction d) const { return d == Direction::read ? readable_ : writable_; }
 
     int fd_;
+    bool writes_watched_;   // EPOLLOUT is in the interest
     bool readable_ = false; // a fresh registration knows nothing yet: its first event tells
-    bool writable_ = false;
+    bool writable_;
     std::optional<Waker> reader_;
     std::optional<Waker> writer_;
 };
@@ -106,10 +117,15 @@ public:
     Reactor(const Reactor&) = delete;
     Reactor& operator=(const Reactor&) = delete;
 
-    // Registers `fd`, edge-triggered, for both directions, and returns its IoState, which
-    // lives until remove(). The fd must not be registered already (EEXIST throws): one
-    // registration per socket, made when its owner is created.
-    IoState& add(int fd);
+    // Registers `fd`, edge-triggered, for `interest`, and returns its IoState, which lives
+    // until remove(). The fd must not be registered already (EEXIST throws): one registration
+    // per socket, made when its owner is created.
+    IoState& add(int fd, Interest interest = Interest::read_and_write);
+
+    // Adds the write direction to a registration made for reads (EPOLL_CTL_MOD), after a
+    // write would block. MOD looks at the fd's readiness again: if it became writable
+    // meanwhile, the event is reported at the next wait(), so no edge is lost.
+    void watch_writes(IoState& state);
 
     // Forgets the registration: takes its fd out of the epoll set and drops its wakers. Call
     // it before closing the fd; an fd closed already (EBADF) leaves nothing to undo.

@@ -24,8 +24,9 @@
 
 class Registration {
 public:
-    explicit Registration(int fd) : state_(&REACTOR.add(fd)) {}
-    Registration(int fd, const Waker& waker) : Registration(fd) {
+    explicit Registration(int fd, Interest interest = Interest::read)
+        : state_(&REACTOR.add(fd, interest)) {}
+    Registration(int fd, const Waker& waker) : Registration(fd, Interest::read_and_write) {
         state_->wake_when_ready(Direction::read, waker);
         state_->wake_when_ready(Direction::write, waker);
     }
@@ -60,6 +61,9 @@ public:
     void would_block(Direction direction, const Waker& waker) {
         state_->clear_ready(direction);
         state_->wake_when_ready(direction, waker);
+        if (direction == Direction::write && !state_->writes_watched()) {
+            REACTOR.watch_writes(*state_); // the first write that blocks: watch writes from now on
+        }
     }
 
 private:

@@ -149,9 +149,9 @@ inline Task<> drain(Async<TcpStream>& connection) {
 // is the Async's destructor, in handle(). Once the server is shutting down (`closing`), it
 // does not linger at all (closing.hpp).
 //
-// It costs a shutdown, a read or two and a timer (five system calls for a timerfd), so
-// handle() lingers only when bytes are left unread (After::linger), as nginx's default
-// `lingering_close on` does: a plain GET is closed at once, as in stage 14.
+// It costs a shutdown, a read or two, a timer and one more round trip of the descriptor and
+// the task, so handle() lingers only when bytes are left unread (After::linger), as nginx's
+// default `lingering_close on` does: a plain GET is closed at once, as in stage 14.
 inline Task<> close_lingering(Async<TcpStream>& connection, Closing& closing) {
     ::shutdown(connection.get().fd(), SHUT_WR); // fails only if the client is gone: fine
     co_await select(drain(connection), select(sleep_for(linger_bound), closing.wait()));
@@ -165,10 +165,21 @@ inline Task<> close_lingering(Async<TcpStream>& connection, Closing& closing) {
 //
 // `closing` is the server's (serve() starts it); a handler on its own, as in the tests, gets
 // one of its own, never started.
+//
+// It waits for the client's first bytes before it calls answer_one or answer_all: their
+// frames hold the 1 KiB request buffer, and a connection that has sent nothing needs none
+// (nginx, too, allocates its buffer on the first read event). An idle connection costs this
+// frame, its task and its registration. With keep-alive, a client silent for `idle` before
+// its first request is let go, as it would be after one.
 inline Task<> handle(TcpStream stream, bool quiet, http::KeepAlive keep_alive = {},
                      std::shared_ptr<Closing> closing = std::make_shared<Closing>()) {
-    Async<TcpStream> connection(std::move(stream));
     try {
+        Async<TcpStream> connection(std::move(stream)); // registers: may fail, as a read may
+        if (!keep_alive.enabled) {
+            co_await readable(connection);
+        } else if ((co_await select(readable(connection), sleep_for(keep_alive.idle))).is_right()) {
+            co_return; // silent for `idle` before its first request: close, no word
+        }
         After after = keep_alive.enabled ? co_await answer_all(connection, quiet, keep_alive.idle)
                                          : co_await answer_one(connection, quiet);
         if (after == After::linger && !closing->started()) {

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 using namespace std::chrono_literals;
@@ -173,4 +174,80 @@ TEST_CASE("a write that fills the send buffer waits to write; the reader's edge 
         got.append(chunk, static_cast<std::size_t>(n));
     }
     CHECK(got == big);
+}
+
+// ---- Stage 15: a cooperative budget ------------------------------------------------------------
+
+namespace {
+
+constexpr std::size_t budget_bytes = 4096;
+
+// The other task: notes how many reads the reader had done when it got its first poll.
+Task<> note_reads(const std::size_t* reads, std::optional<std::size_t>* reads_before_me) {
+    *reads_before_me = *reads;
+    co_return;
+}
+
+// Reads `size` bytes, one per co_await; each read is ready at once, the data being there.
+// After its first byte (the socket known to be readable), it spawns note_reads: queued
+// behind the reader, which never has to wait again.
+Task<> read_one_by_one(TcpStream stream, std::size_t size, std::size_t* reads,
+                       std::optional<std::size_t>* reads_before_other) {
+    Async<TcpStream> connection(std::move(stream));
+    char byte = 0;
+    while (*reads < size) {
+        std::size_t n = co_await read(connection, std::span(&byte, 1));
+        if (n == 0) {
+            co_return; // the test's end closed early: cannot happen here
+        }
+        if (++*reads == 1) {
+            SCHEDULER.spawn(note_reads(reads, reads_before_other));
+        }
+    }
+}
+
+// The reader, with a deadline: if it yielded and were never polled again, the 5 s timer would
+// end the test instead of letting run() wait forever.
+Task<> budgeted_reader(TcpStream stream, std::size_t* reads, bool* finished,
+                       std::optional<std::size_t>* reads_before_other) {
+    Either<Unit, Unit> outcome = co_await select(
+        read_one_by_one(std::move(stream), budget_bytes, reads, reads_before_other), sleep_for(5s));
+    *finished = outcome.is_left();
+}
+
+} // namespace
+
+TEST_CASE("a task whose reads are always ready lets a task queued behind it run within 128 reads") {
+    LeavesRuntimeEmpty check;
+    auto [client, server] = testing::socket_pair();
+    testing::write_all(client, std::string(budget_bytes, 'x')); // there before the first poll
+
+    std::size_t reads = 0;
+    bool finished = false;
+    std::optional<std::size_t> reads_before_other;
+    SCHEDULER.spawn(budgeted_reader(TcpStream(std::move(server)), &reads, &finished,
+                                    &reads_before_other));
+    SCHEDULER.run();
+
+    REQUIRE(reads_before_other.has_value());
+    CHECK(*reads_before_other <= coop::budget_per_poll); // without a budget: all 4096
+    CHECK(finished); // polled again after yielding, with a new budget, until done
+    CHECK(reads == budget_bytes);
+}
+
+TEST_CASE("outside a task's poll by the Scheduler there is no budget to run out of") {
+    LeavesRuntimeEmpty check;
+    auto [client, server] = testing::socket_pair();
+    testing::write_all(client, std::string(budget_bytes, 'x'));
+    Async<TcpStream> connection{TcpStream(std::move(server))};
+    REACTOR.wait(0); // the registration's first event: readable
+    char byte = 0;
+    std::size_t reads = 0;
+    for (; reads < budget_bytes; ++reads) { // polled by hand: every read is ready
+        auto one = read(connection, std::span(&byte, 1));
+        if (!one.poll(Waker([] {}))) {
+            break;
+        }
+    }
+    CHECK(reads == budget_bytes);
 }

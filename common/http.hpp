@@ -45,7 +45,7 @@ class RequestBuffer {
     std::string_view first_line() const;
 
   private:
-    std::array<char, capacity> bytes_{};
+    std::array<char, capacity> bytes_; // not zeroed: only the first size_ bytes are ever read
     std::size_t size_ = 0;
     bool complete_ = false;
 };

@@ -25,9 +25,9 @@ std::string_view trimmed(std::string_view text) {
     return text.substr(first, text.find_last_not_of(" \t") - first + 1);
 }
 
-// Calls `visit(name, value)` for each header line of `request` in turn (the value trimmed),
-// until `visit` returns true; then returns true. One pass over the headers, however many
-// names the caller looks for.
+// Calls `visit(name, value)` for each header line of `request` in turn (the value as it is,
+// blanks and all: trimmed() it if the name is one you want), until `visit` returns true;
+// then returns true. One pass over the headers, however many names the caller looks for.
 template <class Visit>
 bool find_header(std::string_view request, Visit visit) {
     std::size_t start = request.find("\r\n"); // skip the request line
@@ -37,7 +37,7 @@ bool find_header(std::string_view request, Visit visit) {
         start = end;
         std::size_t colon = line.find(':');
         if (colon != std::string_view::npos &&
-            visit(line.substr(0, colon), trimmed(line.substr(colon + 1)))) {
+            visit(line.substr(0, colon), line.substr(colon + 1))) {
             return true;
         }
     }
@@ -51,7 +51,7 @@ std::optional<std::string_view> header(std::string_view request, std::string_vie
     std::optional<std::string_view> found;
     find_header(request, [&](std::string_view header_name, std::string_view value) {
         if (same_text(header_name, name)) {
-            found = value;
+            found = trimmed(value);
         }
         return found.has_value();
     });
@@ -73,7 +73,7 @@ bool wants_close(std::string_view request) {
 bool may_have_body(std::string_view request) {
     return find_header(request, [](std::string_view name, std::string_view value) {
         return same_text(name, "transfer-encoding") ||
-               (same_text(name, "content-length") && value != "0");
+               (same_text(name, "content-length") && trimmed(value) != "0");
     });
 }
 

@@ -59,7 +59,7 @@ class Requests {
     bool empty() const { return size_ == 0; }
 
   private:
-    std::array<char, capacity> bytes_{};
+    std::array<char, capacity> bytes_; // not zeroed: only the first size_ bytes are ever read
     std::size_t size_ = 0;
 };
 

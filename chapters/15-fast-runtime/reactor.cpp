@@ -55,7 +55,7 @@ Reactor::~Reactor() {
     // while every IoState a Registration points at still exists and the containers are
     // consistent. (Stage 14 dropped a map of wakers by fd; an IoState is reached by address.)
     std::vector<Waker> wakers;
-    for (auto& [address, state] : states_) {
+    for (IoState* state = states_; state != nullptr; state = state->next_) {
         for (std::optional<Waker>* slot : {&state->reader_, &state->writer_}) {
             if (*slot) {
                 wakers.push_back(std::move(**slot));
@@ -67,6 +67,10 @@ Reactor::~Reactor() {
         wakers.push_back(std::move(waker));
     }
     wakers.clear();
+    while (IoState* state = states_) { // registrations that outlive their thread's reactor
+        states_ = state->next_;
+        delete state;
+    }
 }
 
 namespace {
@@ -85,9 +89,14 @@ IoState& Reactor::add(int fd, Interest interest) {
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) {
         throw_errno("epoll_ctl(ADD)");
     }
-    IoState& added = *state;
-    states_.emplace(&added, std::move(state));
-    return added;
+    IoState* added = state.release();
+    added->next_ = states_;
+    if (states_ != nullptr) {
+        states_->prev_ = added;
+    }
+    states_ = added;
+    ++registrations_;
+    return *added;
 }
 
 void Reactor::watch_writes(IoState& state) {
@@ -106,7 +115,12 @@ void Reactor::remove(IoState& state) noexcept {
     // the number, and outlives close() if the fd was duplicated (dup, fork), firing under a
     // number that may by then belong to someone else, with the address of a freed IoState.
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, state.fd(), nullptr);
-    auto node = states_.extract(&state); // destroyed at return, after the map is consistent
+    (state.prev_ != nullptr ? state.prev_->next_ : states_) = state.next_;
+    if (state.next_ != nullptr) {
+        state.next_->prev_ = state.prev_;
+    }
+    --registrations_;
+    delete &state; // its wakers die last, with the list consistent
 }
 
 Reactor::TimerKey Reactor::add_timer(Clock::time_point deadline, Waker waker) {
@@ -160,7 +174,7 @@ void Reactor::wait(int timeout_ms) {
     }
     // Collect the wakers first, then call them: a waker may add or remove registrations and
     // timers (or drop the last reference to a task) while we would still be walking them.
-    std::vector<Waker> ready;
+    std::vector<Waker> ready = std::move(woken_); // empty, with the capacity of the last wait
     for (int i = 0; i < n; ++i) {
         auto* state = static_cast<IoState*>(events[i].data.ptr);
         if (state == nullptr) {
@@ -196,4 +210,6 @@ void Reactor::wait(int timeout_ms) {
     for (const Waker& waker : ready) {
         waker.wake();
     }
+    ready.clear();
+    woken_ = std::move(ready); // (a wait() called by a waker found woken_ empty: fine)
 }

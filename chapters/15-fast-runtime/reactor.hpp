@@ -32,7 +32,7 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <unordered_map>
+#include <vector>
 
 // Notifier: ends a Reactor's wait() from any thread. It owns an eventfd that the reactor
 // watches; notify() writes to it. Shared (std::shared_ptr) between the reactor and whoever
@@ -93,6 +93,8 @@ private:
     bool ready_bit(Direction d) const { return d == Direction::read ? readable_ : writable_; }
 
     int fd_;
+    IoState* prev_ = nullptr; // the reactor's list of registrations
+    IoState* next_ = nullptr;
     bool writes_watched_;   // EPOLLOUT is in the interest
     bool readable_ = false; // a fresh registration knows nothing yet: its first event tells
     bool writable_;
@@ -151,7 +153,7 @@ public:
 
     // How many fds are registered (the notifier's eventfd is not counted), and how many
     // timers are waiting.
-    std::size_t registrations() const { return states_.size(); }
+    std::size_t registrations() const { return registrations_; }
     std::size_t timers() const { return timers_.size(); }
 
     // The handle another thread uses to end this reactor's wait().
@@ -163,7 +165,11 @@ private:
     Fd epoll_;
     std::shared_ptr<Notifier> notifier_;
     // Owned here, found by address: an event carries the address, remove() gets it back.
-    std::unordered_map<const IoState*, std::unique_ptr<IoState>> states_;
+    // Linked through the IoStates themselves, so adding and removing one allocates nothing
+    // more and looks nothing up; the list is for the destructor, which drops their wakers.
+    IoState* states_ = nullptr;
+    std::size_t registrations_ = 0;
+    std::vector<Waker> woken_; // wait()'s list of wakers to call, kept for its capacity
     // Ordered by deadline: the first is the next to fire (libuv keeps a heap; tokio a wheel).
     std::map<TimerKey, Waker> timers_;
     std::uint64_t next_timer_id_ = 0;

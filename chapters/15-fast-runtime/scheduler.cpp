@@ -126,8 +126,8 @@ void Scheduler::schedule(TaskHeader* task) {
         injected_.push_back(task);
         has_injected_.store(true);
         // run() is asleep in epoll_wait (or about to be) and only its reactor's notifier can
-        // end that: notify once (the first wake clears the flag).
-        if (std::exchange(sleeping_, false)) {
+        // end that: notify once (the first wake clears the flag). See sleep_if_idle().
+        if (sleeping_.exchange(false)) {
             notifier = notifier_;
         }
     }
@@ -200,7 +200,7 @@ void Scheduler::run() {
             scheduler_running_here = nullptr;
             std::lock_guard lock(scheduler.mutex_);
             scheduler.running_ = false;
-            scheduler.sleeping_ = false;
+            scheduler.sleeping_.store(false);
             scheduler.notifier_.reset();
         }
     } stopped{*this};
@@ -234,19 +234,20 @@ void Scheduler::run() {
 }
 
 bool Scheduler::sleep_if_idle() {
-    {
-        // Decided under the lock that other threads' wakes push under: a wake after this
-        // point sees `sleeping_` and notifies, a wake before it left a task injected.
-        std::lock_guard lock(mutex_);
-        if (!injected_.empty()) {
-            return false;
-        }
-        sleeping_ = true;
+    // No lock: two sequentially consistent atomics, written in opposite orders. We write
+    // `sleeping_`, then read `has_injected_`; a waker on another thread writes
+    // `has_injected_`, then exchanges `sleeping_`. One of the two must see the other's write:
+    // either we see the injected task and do not sleep, or the waker sees us asleep and
+    // notifies (both may happen: then the notification is spare, and the next wait returns
+    // at once). Stage 14 made the same decision under the mutex, twice per sleep.
+    sleeping_.store(true);
+    if (has_injected_.load()) {
+        sleeping_.store(false);
+        return false;
     }
     // Nothing runnable: sleep until an fd is ready, a timer is due, or a wake notifies us.
     REACTOR.wait(-1);
-    std::lock_guard lock(mutex_);
-    sleeping_ = false;
+    sleeping_.store(false);
     return true;
 }
 

@@ -132,11 +132,12 @@ private:
     TaskList local_;               // run()'s thread only, no lock
     std::atomic<std::size_t> live_ = 0; // spawned and not finished
 
+    std::atomic<bool> has_injected_ = false; // injected_ is not empty (written under the mutex)
+    std::atomic<bool> sleeping_ = false;     // run() is (about to be) blocked in wait(-1)
+
     mutable std::mutex mutex_;     // guards everything below
     TaskList injected_;            // tasks woken or spawned from other threads
-    std::atomic<bool> has_injected_ = false; // a hint for run(), written under the mutex
     bool running_ = false;         // run() is in progress
-    bool sleeping_ = false;        // run() is (about to be) blocked in wait(-1)
     std::shared_ptr<Notifier> notifier_; // that thread's reactor's notifier
 };
 

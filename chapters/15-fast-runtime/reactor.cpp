@@ -185,6 +185,7 @@ void Reactor::wait(int timeout_ms) {
         bool writable = what & (EPOLLOUT | EPOLLHUP | EPOLLERR);
         if (readable) {
             state->readable_ = true;
+            state->read_closed_ = state->read_closed_ || (what & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
             if (state->reader_) {
                 ready.push_back(*state->reader_);
             }

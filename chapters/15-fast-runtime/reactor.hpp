@@ -76,7 +76,11 @@ public:
 
     // What the last events said, until a "would block" said otherwise.
     bool ready(Direction direction) const { return ready_bit(direction); }
-    void clear_ready(Direction direction) { ready_bit(direction) = false; }
+    // Once the peer has closed (or the socket failed), reads never block again: the read
+    // direction stays ready, and no edge would come to set it again.
+    void clear_ready(Direction direction) {
+        ready_bit(direction) = direction == Direction::read && read_closed_;
+    }
 
     // Makes the next event for `direction` wake `waker`. A waker that wakes the same task as
     // the stored one is not stored again (the Scheduler gives a task one waker for life).
@@ -96,6 +100,7 @@ private:
     IoState* prev_ = nullptr; // the reactor's list of registrations
     IoState* next_ = nullptr;
     bool writes_watched_;   // EPOLLOUT is in the interest
+    bool read_closed_ = false; // EPOLLRDHUP, EPOLLHUP or EPOLLERR seen: for good
     bool readable_ = false; // a fresh registration knows nothing yet: its first event tells
     bool writable_;
     std::optional<Waker> reader_;

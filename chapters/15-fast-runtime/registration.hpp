@@ -56,6 +56,9 @@ public:
         return false;
     }
 
+    // The caller knows that `direction` is not ready any more (a short read): clears the bit.
+    void drained(Direction direction) { state_->clear_ready(direction); }
+
     // After a "would block": the readiness was stale. Clears it and keeps `waker` for the
     // next edge, which the kernel reports only once the fd is ready again.
     void would_block(Direction direction, const Waker& waker) {

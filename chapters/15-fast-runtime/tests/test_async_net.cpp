@@ -251,3 +251,38 @@ TEST_CASE("outside a task's poll by the Scheduler there is no budget to run out 
     }
     CHECK(reads == budget_bytes);
 }
+
+TEST_CASE("a short read clears the readiness: the next read waits for an edge, without a system call") {
+    LeavesRuntimeEmpty check;
+    auto [client, server] = testing::socket_pair();
+    Async<TcpStream> connection{TcpStream(std::move(server))};
+    testing::write_all(client, "abc");
+    REACTOR.wait(0); // the registration's first event: readable
+
+    char buffer[64];
+    auto first = read(connection, buffer);
+    std::optional<std::size_t> n = first.poll(Waker([] {}));
+    REQUIRE(n);
+    CHECK(*n == 3); // fewer than 64: the socket is empty now
+
+    auto more = readable(connection);
+    CHECK_FALSE(more.poll(Waker([] {}))); // not "ready until a read says would block"
+    testing::write_all(client, "d");
+    REACTOR.wait(0); // the new bytes' edge
+    CHECK(more.poll(Waker([] {})));
+}
+
+TEST_CASE("a short read does not hide the peer's close: the bytes and the FIN came in one event") {
+    LeavesRuntimeEmpty check;
+    auto [client, server] = testing::socket_pair();
+    Async<TcpStream> connection{TcpStream(std::move(server))};
+    testing::write_all(client, "GET / HT");
+    ::shutdown(client.get(), SHUT_WR); // no edge will follow this one
+    REACTOR.wait(0);
+
+    char buffer[64];
+    auto first = read(connection, buffer);
+    CHECK(first.poll(Waker([] {})) == std::optional<std::size_t>(8)); // short, but...
+    auto end = read(connection, buffer);
+    CHECK(end.poll(Waker([] {})) == std::optional<std::size_t>(0)); // ...the close is still seen
+}

@@ -60,7 +60,10 @@ void TcpStream::write_all(std::span<const char> bytes) {
 }
 
 void TcpStream::set_nonblocking() {
-    ::set_nonblocking(fd_.get());
+    if (!nonblocking_) {
+        ::set_nonblocking(fd_.get());
+        nonblocking_ = true;
+    }
 }
 
 TcpListener::TcpListener(Fd fd) : fd_(std::move(fd)), spare_(open_spare_fd()) {}
@@ -87,11 +90,12 @@ TcpListener TcpListener::bind(std::uint16_t port) {
     return TcpListener(std::move(fd));
 }
 
-std::optional<TcpStream> TcpListener::accept() {
+std::optional<TcpStream> TcpListener::accept(Blocking blocking) {
+    int flags = SOCK_CLOEXEC | (blocking == Blocking::no ? SOCK_NONBLOCK : 0);
     for (;;) {
-        int fd = ::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        int fd = ::accept4(fd_.get(), nullptr, nullptr, flags);
         if (fd >= 0) {
-            return TcpStream(Fd(fd));
+            return TcpStream(Fd(fd), blocking);
         }
         switch (errno) {
         case EAGAIN:

@@ -14,9 +14,14 @@
 #include <optional>
 #include <span>
 
+// Whether a socket is in blocking mode (the default, as in Rust's std) or non-blocking.
+enum class Blocking { yes, no };
+
 class TcpStream {
   public:
-    explicit TcpStream(Fd fd) : fd_(std::move(fd)) {}
+    // `blocking` says what `fd` is already: Blocking::no for one accepted non-blocking.
+    explicit TcpStream(Fd fd, Blocking blocking = Blocking::yes)
+        : fd_(std::move(fd)), nonblocking_(blocking == Blocking::no) {}
 
     // Reads into `buffer`. Returns the byte count (0 means the peer closed its side), or
     // std::nullopt if the socket is non-blocking and no data is there yet.
@@ -29,11 +34,13 @@ class TcpStream {
     // Rust's `write_all`: loops until every byte is written. Blocking sockets only.
     void write_all(std::span<const char> bytes);
 
+    // Sets O_NONBLOCK, with a system call only if the socket is not non-blocking already.
     void set_nonblocking();
     int fd() const { return fd_.get(); }
 
   private:
     Fd fd_;
+    bool nonblocking_;
 };
 
 class TcpListener {
@@ -51,7 +58,10 @@ class TcpListener {
     // closed instead of hanging in the backlog), and reopen the spare. This keeps the
     // backlog moving, so a level-triggered epoll listener does not spin and the server
     // recovers by itself once descriptors are free again.
-    std::optional<TcpStream> accept();
+    //
+    // With Blocking::no the connection is non-blocking from the start (accept4's
+    // SOCK_NONBLOCK, as mio does): no system call later to make it so.
+    std::optional<TcpStream> accept(Blocking blocking = Blocking::yes);
 
     void set_nonblocking();
     std::uint16_t port() const;

@@ -97,10 +97,11 @@ class Async {
     Registration registration_; // after socket_: removed before it is closed
 };
 
-// A future of the next connection (a TcpStream, blocking until it is wrapped in an Async).
+// A future of the next connection, non-blocking from the start (accept4's SOCK_NONBLOCK, as
+// mio does): wrapping it in an Async costs no ioctl.
 inline auto accept(Async<TcpListener>& listener) {
     return listener.until_ready(Direction::read,
-                                [](TcpListener& socket) { return socket.accept(); });
+                                [](TcpListener& socket) { return socket.accept(Blocking::no); });
 }
 
 // A future of the number of bytes read into `buffer`; 0 means the peer closed its side.

@@ -3,7 +3,7 @@
 #include <utility>
 
 IdleTimer::IdleTimer(std::chrono::milliseconds idle)
-    : idle_(idle), deadline_(Clock::now() + idle) {}
+    : idle_(idle), deadline_(REACTOR.now() + idle) {}
 
 void IdleTimer::cancel() noexcept {
     if (timer_) {
@@ -12,7 +12,7 @@ void IdleTimer::cancel() noexcept {
 }
 
 std::optional<Unit> IdleTimer::poll(const Waker& waker) {
-    Clock::time_point now = Clock::now();
+    Clock::time_point now = REACTOR.now();
     if (now >= deadline_) {
         cancel();
         return Unit{}; // idle all along

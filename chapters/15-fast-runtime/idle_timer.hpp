@@ -3,7 +3,7 @@
 // sleep_for (sleep.hpp) would do, but a new one per request would take its timer out of the
 // reactor's list and put a new one in, for every request on the connection. IdleTimer keeps
 // one timer in REACTOR for the connection and moves the deadline lazily: restart() only notes
-// the new deadline, which costs a read of the clock (the vDSO, no system call). When the
+// the new deadline, from the time the reactor read once for this loop iteration. When the
 // timer fires, expired() looks at the deadline: passed, the connection was idle; not yet, the
 // timer goes back into the reactor for the deadline it moved to. So a busy connection pays
 // one timer wake per `idle`, not a change of the reactor's list per request. (nginx and the
@@ -29,7 +29,8 @@ class IdleTimer {
     IdleTimer(const IdleTimer&) = delete;
     IdleTimer& operator=(const IdleTimer&) = delete;
 
-    void restart() { deadline_ = Clock::now() + idle_; }
+    // The reactor's time of this loop iteration (Reactor::now): no clock read per request.
+    void restart() { deadline_ = REACTOR.now() + idle_; }
 
     // A future that is ready once `idle` has passed since the last restart(). It borrows the
     // timer: await it in the coroutine that owns the timer (like async_net.hpp's futures).

@@ -144,11 +144,19 @@ void Reactor::remove_timer(const TimerKey& key) noexcept {
     auto node = timers_.extract(key); // empty if it fired already; destroyed after the erase
 }
 
-int Reactor::timeout_for(int timeout_ms) const {
+Reactor::Clock::time_point Reactor::now() {
+    if (!now_) {
+        now_ = Clock::now();
+    }
+    return *now_;
+}
+
+int Reactor::timeout_for(int timeout_ms) {
     if (timers_.empty()) {
         return timeout_ms;
     }
-    auto left = timers_.begin()->first.deadline - Clock::now();
+    now_.reset(); // the timeout must come from the time now, not the iteration's
+    auto left = timers_.begin()->first.deadline - now();
     if (left <= Clock::duration::zero()) {
         return 0;
     }
@@ -163,6 +171,7 @@ void Reactor::wait(int timeout_ms) {
     epoll_event events[64];
     int n = ::epoll_wait(epoll_.get(), events, static_cast<int>(std::size(events)),
                          timeout_for(timeout_ms));
+    now_.reset(); // time has passed in epoll_wait: the next now() reads the clock again
     if (n < 0) {
         if (errno != EINTR) {
             throw_errno("epoll_wait");
@@ -202,7 +211,7 @@ void Reactor::wait(int timeout_ms) {
     }
     // The clock is read only if there is a timer to compare it with.
     if (!timers_.empty()) {
-        Clock::time_point now = Clock::now();
+        Clock::time_point now = this->now();
         while (!timers_.empty() && timers_.begin()->first.deadline <= now) {
             ready.push_back(std::move(timers_.begin()->second));
             timers_.erase(timers_.begin());

@@ -202,7 +202,7 @@ def kernel_objects():
 
 
 def markdown(rows, machine, connections, failures, chapters, goal=None):
-    """The section for docs/benchmarks.md: the table, then issue 12's goal for `goal` (the
+    """The section for docs/benchmarks.md: the table, then the last stage's goal for `goal` (the
     last stage: report.goal_stage())."""
     labels = {"asio": "Asio peer", "tokio": "tokio peer"}
 
@@ -263,8 +263,8 @@ def markdown(rows, machine, connections, failures, chapters, goal=None):
 
 
 def goal_lines(idle, goal):
-    """Issue 12's goal: the last stage's idle connection costs at most stage 05's."""
-    title = (f"Issue 12's goal for {goal}" if goal else "Issue 12's goal") + (
+    """The last stage's goal: the last stage's idle connection costs at most stage 05's."""
+    title = (f"The last stage's goal for {goal}" if goal else "The last stage's goal") + (
         ", memory per idle connection at most stage 05's")
     if not goal:
         return [f"{title}: not checked in this run: it measured no stage whose `--help` "

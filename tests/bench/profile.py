@@ -125,7 +125,7 @@ def profile(server, base, requests, keep_alive=False):
 
 
 def markdown(rows, machine, requests, chapters, goal=None):
-    """The section for docs/benchmarks.md: the table, then issue 12's goals for `goal` (the
+    """The section for docs/benchmarks.md: the table, then the last stage's goals for `goal` (the
     last stage: report.goal_stage())."""
     lines = [
         "## Counted, not timed: one request's system calls and instructions",
@@ -160,15 +160,15 @@ def markdown(rows, machine, requests, chapters, goal=None):
     return "\n".join(lines + [""] + goal_lines(rows, goal))
 
 
-INSTRUCTIONS_GOAL = 2000     # issue 12: user-space instructions per request, at most
+INSTRUCTIONS_GOAL = 2000     # the last stage's goal: user-space instructions per request, at most
 ALLOWED_EXTRA = {"shutdown"}  # the lingering close's shutdown(SHUT_WR), which 05 never makes
 
 
 def goal_lines(rows, goal):
-    """Issue 12's profile goals for the last stage, in words. Both compare the rows with one
+    """The last stage's profile goals for the last stage, in words. Both compare the rows with one
     new connection per request: stage 05 closes after every response, so it has no
     keep-alive row to compare with."""
-    title = "Issue 12's profile goals"
+    title = "The last stage's profile goals"
     if not goal:
         return [f"{title}: not checked in this run: it measured no stage whose `--help` "
                 "lists `--keep-alive` (`--only` left it out, or it did not build)."]

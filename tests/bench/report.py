@@ -12,7 +12,7 @@ from html import escape
 GOAL_STAGES = re.compile(r"^1[1-4]-")  # the servers on our runtime
 REFERENCE = "05-multiplexed"            # the one-thread epoll server
 PEER = "asio"
-PEERS = ("asio", "tokio")               # issue 12's goals compare the last stage with both
+PEERS = ("asio", "tokio")               # the last stage's goals compare the last stage with both
 PEER_LABELS = {"asio": "Asio peer", "tokio": "tokio peer"}
 # What tests/bench/runtime_bench.cpp measures; a program that reports any of these names is a
 # runtime, and gets a column in the side-by-side table (stage 10's, tokio's, later stages').
@@ -21,7 +21,7 @@ RUNTIME_BENCHMARKS = ("spawn_and_complete", "wake_poll_1_task", "wake_poll_1000_
 
 
 def goal_stage(servers):
-    """The stage issue 12's goals are for: the last stage whose `--help` lists --keep-alive
+    """The stage the last stage's goals are for: the last stage whose `--help` lists --keep-alive
     (15-fast-runtime today), or None. It keeps that even if it fails the keep-alive check
     (`lists_keep_alive`; a run saved before that field existed has only `keep_alive`)."""
     stages = [s["name"] for s in servers
@@ -311,13 +311,13 @@ def goal_lines(results):
 
 
 def issue12_lines(results):
-    """Issue 12's goals for the last stage, checked against this run's medians, in words.
+    """The last stage's goals for the last stage, checked against this run's medians, in words.
 
     The profile and memory goals come from their own runs (--profile, --memory), and are
     checked at the end of their own sections (profile.goal_lines, memory.goal_lines)."""
     run = results.run
     stage = goal_stage(results.servers)
-    lines = ["## Issue 12's goals", ""]
+    lines = ["## The last stage's goals", ""]
     if not stage:
         return lines + ["Not checked in this run: it measured no stage whose `--help` lists "
                         "`--keep-alive` (the last stage's does; `--only` left it out, or it "
@@ -326,7 +326,7 @@ def issue12_lines(results):
                                                       run["machine"]["build_failures"]) + "."
                            if run["machine"].get("build_failures") else ""), ""]
     machine = run["machine"]
-    lines += [f"Issue 12 asks the last stage, [{stage}](#stage-{stage}), to beat stage 05 and "
+    lines += [f"The last stage, [{stage}](#stage-{stage}), sets out to beat stage 05 and "
               f"both peers. Each line below is one comparison, from this run's medians "
               f"({run['config']['rounds']} round(s), load average {machine['load_before']} "
               f"before and {machine.get('load_after', '?')} after: read them as \"about\" when "
@@ -396,7 +396,7 @@ def issue12_lines(results):
     return lines
 
 
-# The runtime micro-benchmarks issue 12's goals name, and what each is called there.
+# The runtime micro-benchmarks the last stage's goals name, and what each is called there.
 MICRO_GOALS = (("spawn_and_complete", "spawn", ""),
                ("wake_poll_1_task", "wake round trip", ""),
                ("yield_now_1_task", "yield",

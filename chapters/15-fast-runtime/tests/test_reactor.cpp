@@ -503,3 +503,13 @@ TEST_CASE("a thread's REACTOR, destroyed at thread exit, drops its wakers, and w
     }).join();
     CHECK(*destroyed == 1);
 }
+
+TEST_CASE("now() reads the clock once per wait(): the same time until the next wait") {
+    Reactor::Clock::time_point first = REACTOR.now();
+    while (Reactor::Clock::now() <= first + std::chrono::milliseconds(1)) {
+        // the real clock moves on (a bounded spin: a millisecond)
+    }
+    CHECK(REACTOR.now() == first); // cached: no clock read between two waits
+    REACTOR.wait(0);
+    CHECK(REACTOR.now() > first);
+}

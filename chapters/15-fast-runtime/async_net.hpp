@@ -8,9 +8,9 @@
 // until it stops saying "would block". smol, a small Rust runtime, has the same type under the same
 // name (`Async<T>` and its `read_with`).
 //
-// The socket is registered when the Async is made, once, edge-triggered for both directions
-// (see reactor.hpp), and stays registered as long as the Async lives, however many times it
-// is awaited. until_ready() first asks the registration whether the last event said that
+// The socket is registered when the Async is made, once, edge-triggered, for reads (and for
+// writes too from the first write that would block: see reactor.hpp's Interest), and stays
+// registered as long as the Async lives, however many times it is awaited. until_ready() first asks the registration whether the last event said that
 // direction is ready: if not, it leaves the task's waker for that direction and returns "not
 // yet" without a system call, so a fresh connection is not read before its first bytes have
 // arrived. If so, it makes the call; "would block" clears the bit. Declared after the socket,

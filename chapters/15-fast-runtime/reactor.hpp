@@ -14,8 +14,8 @@
 // so nothing in it takes a lock.
 //
 // Registrations are edge-triggered (EPOLLET), made once per socket, for reading (and for
-// writing once a write would block: see Interest). An fd is reported when it becomes ready, not for as long as it is ready, so an idle
-// connection (a socket is writable nearly all the time) costs one event, not one per wait().
+// writing once a write would block: see Interest). An fd is reported when it becomes ready,
+// not for as long as it is ready, so an idle connection costs one event, not one per wait().
 // Each event sets the readiness bits it reports and wakes only the direction that became
 // ready: a task waiting to read is not woken because the socket became writable. The bits
 // are what a future looks at first (tokio's ScheduledIo does the same): not ready, it waits
